@@ -1,0 +1,286 @@
+"""Settings: one ``[tool.pipeline]`` section in pyproject.toml, every key overridable by environment.
+
+Global keys are overridden by ``PIPELINE_<KEY>`` (``MLFLOW_TRACKING_URI`` for the tracking URI,
+as MLflow users expect); per-model keys and thresholds by ``PIPELINE_<MODEL>_<KEY>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+COLUMN_KINDS = ("numeric", "categorical")
+COLUMN_ROLES = ("feature", "target", "id", "passthrough")
+SCHEMA_KEYS = {"kind", "dtype", "role", "levels", "min", "max"}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of a model's table: its schema, plus how the synthetic generator draws it."""
+
+    name: str
+    kind: str
+    dtype: str = "float"
+    role: str = "feature"
+    levels: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    synth: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    feature_alpha: float = 0.05
+    drift_share: float = 0.3
+    prediction_alpha: float = 0.01
+    drift_sample_rows: int = 20000
+    max_metric_drop: float = 0.05
+    min_new_labels: int = 200
+    max_model_age_days: int = 180
+    min_roc_auc: float = 0.70
+    min_f1: float = 0.30
+    min_improvement: float = 0.005
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    target: str
+    positive_class: str
+    columns: tuple[ColumnSpec, ...]
+    description: str = ""
+    candidates: tuple[str, ...] = ("logistic_regression", "random_forest", "hist_gradient_boosting")
+    primary_metric: str = "roc_auc"
+    cv_folds: int = 3
+    search_iterations: int = 4
+    decision_threshold: float = 0.5
+    training_rows: int = 4000
+    batch_rows: int = 2000
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    synthetic: Mapping[str, Any] = field(default_factory=dict)
+
+    def columns_with_role(self, role: str) -> list[ColumnSpec]:
+        return [c for c in self.columns if c.role == role]
+
+    @property
+    def features(self) -> list[str]:
+        return [c.name for c in self.columns_with_role("feature")]
+
+    @property
+    def numeric_features(self) -> list[str]:
+        return [c.name for c in self.columns_with_role("feature") if c.kind == "numeric"]
+
+    @property
+    def categorical_features(self) -> list[str]:
+        return [c.name for c in self.columns_with_role("feature") if c.kind == "categorical"]
+
+    def column(self, name: str) -> ColumnSpec:
+        for spec in self.columns:
+            if spec.name == name:
+                return spec
+        raise ConfigError(f"model '{self.name}' has no column '{name}'")
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_root: Path
+    default_model: str = "attrition"
+    mlflow_tracking_uri: str = "sqlite:///mlruns.db"
+    mlflow_artifact_root: str = "mlartifacts"
+    output_dir: str = "outputs"
+    data_dir: str = "data"
+    predict_chunk_rows: int = 100000
+    models: Mapping[str, ModelConfig] = field(default_factory=dict)
+
+    def model(self, name: str | None) -> ModelConfig:
+        chosen = name or self.default_model
+        if chosen not in self.models:
+            known = ", ".join(sorted(self.models)) or "none"
+            raise ConfigError(f"unknown model '{chosen}' (configured models: {known})")
+        return self.models[chosen]
+
+    def path(self, relative: str) -> Path:
+        """Resolve a configured path against the project root (absolute paths stay as they are)."""
+        candidate = Path(relative)
+        return candidate if candidate.is_absolute() else self.project_root / candidate
+
+    def output_dir_for(self, model: str, period: str) -> Path:
+        return self.path(self.output_dir) / model / period
+
+    @property
+    def tracking_uri(self) -> str:
+        """The tracking URI with a relative SQLite path anchored at the project root."""
+        uri = self.mlflow_tracking_uri
+        prefix = "sqlite:///"
+        if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+            return prefix + str(self.project_root / uri[len(prefix) :])
+        return uri
+
+
+def find_pyproject(start: Path | None = None) -> Path:
+    """The pyproject.toml named by PIPELINE_CONFIG, or the nearest one holding [tool.pipeline]."""
+    explicit = os.environ.get("PIPELINE_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"PIPELINE_CONFIG points to {path}, which does not exist")
+        return path
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and "[tool.pipeline" in candidate.read_text(encoding="utf-8"):
+            return candidate
+    raise ConfigError(
+        f"no pyproject.toml with a [tool.pipeline] section in {here} or above; "
+        "run from the repository or set PIPELINE_CONFIG"
+    )
+
+
+def load_settings(
+    pyproject: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    path = pyproject or find_pyproject()
+    env = os.environ if environ is None else environ
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    section = document.get("tool", {}).get("pipeline")
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path} has no [tool.pipeline] section")
+
+    globals_ = {k: v for k, v in section.items() if k != "models"}
+    globals_ = _override(globals_, Settings, "PIPELINE_", env, skip={"project_root", "models"})
+    if "MLFLOW_TRACKING_URI" in env and env["MLFLOW_TRACKING_URI"]:
+        globals_["mlflow_tracking_uri"] = env["MLFLOW_TRACKING_URI"]
+    unknown = set(globals_) - {f.name for f in dataclasses.fields(Settings)}
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in [tool.pipeline]: {', '.join(sorted(unknown))}")
+
+    raw_models = section.get("models", {})
+    if not raw_models:
+        raise ConfigError(f"{path} defines no model under [tool.pipeline.models.<name>]")
+    models = {name: _parse_model(name, raw, env) for name, raw in raw_models.items()}
+    return Settings(project_root=path.parent.resolve(), models=models, **globals_)
+
+
+def _parse_model(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> ModelConfig:
+    where = f"[tool.pipeline.models.{name}]"
+    prefix = f"PIPELINE_{name.upper()}_"
+    raw_thresholds = dict(raw.get("thresholds", {}))
+    unknown = set(raw_thresholds) - {f.name for f in dataclasses.fields(Thresholds)}
+    if unknown:
+        raise ConfigError(f"unknown threshold(s) in {where}: {', '.join(sorted(unknown))}")
+    thresholds = Thresholds(**_override(raw_thresholds, Thresholds, prefix, env))
+
+    raw_columns = raw.get("columns")
+    if not isinstance(raw_columns, dict) or not raw_columns:
+        raise ConfigError(f"{where} has no [columns] table")
+    columns = tuple(_parse_column(name, col, spec) for col, spec in raw_columns.items())
+
+    scalars = {
+        k: v for k, v in raw.items() if k not in {"thresholds", "columns", "synthetic", "candidates"}
+    }
+    scalars = _override(
+        scalars,
+        ModelConfig,
+        prefix,
+        env,
+        skip={"name", "columns", "thresholds", "synthetic", "candidates"},
+    )
+    candidates = tuple(env.get(prefix + "CANDIDATES", "").split(",")) if env.get(
+        prefix + "CANDIDATES"
+    ) else tuple(raw.get("candidates", ModelConfig.candidates))
+    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = set(scalars) - known
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {where}: {', '.join(sorted(unknown))}")
+    if "target" not in scalars or "positive_class" not in scalars:
+        raise ConfigError(f"{where} needs 'target' and 'positive_class'")
+    config = ModelConfig(
+        name=name,
+        columns=columns,
+        thresholds=thresholds,
+        synthetic=raw.get("synthetic", {}),
+        candidates=candidates,
+        **scalars,
+    )
+    targets = config.columns_with_role("target")
+    if len(targets) != 1 or targets[0].name != config.target:
+        raise ConfigError(f"{where}: exactly one column must have role 'target', named {config.target}")
+    if config.positive_class not in targets[0].levels:
+        raise ConfigError(
+            f"{where}: positive_class '{config.positive_class}' is not a level of {config.target}"
+        )
+    if not config.features:
+        raise ConfigError(f"{where} has no feature columns")
+    return config
+
+
+def _parse_column(model: str, name: str, raw: Mapping[str, Any]) -> ColumnSpec:
+    where = f"[tool.pipeline.models.{model}.columns] {name}"
+    kind = raw.get("kind")
+    if kind not in COLUMN_KINDS:
+        raise ConfigError(f"{where}: kind must be one of {', '.join(COLUMN_KINDS)}")
+    role = raw.get("role", "feature")
+    if role not in COLUMN_ROLES:
+        raise ConfigError(f"{where}: role must be one of {', '.join(COLUMN_ROLES)}")
+    levels = tuple(str(level) for level in raw.get("levels", ()))
+    if kind == "categorical" and not levels:
+        raise ConfigError(f"{where}: a categorical column needs its levels")
+    dtype = raw.get("dtype", "str" if kind == "categorical" else "float")
+    return ColumnSpec(
+        name=name,
+        kind=kind,
+        dtype=dtype,
+        role=role,
+        levels=levels,
+        min=raw.get("min"),
+        max=raw.get("max"),
+        synth={k: v for k, v in raw.items() if k not in SCHEMA_KEYS},
+    )
+
+
+def _override(
+    values: Mapping[str, Any],
+    cls: type,
+    prefix: str,
+    env: Mapping[str, str],
+    skip: set[str] | None = None,
+) -> dict[str, Any]:
+    """Apply ``<prefix><KEY>`` environment overrides, coerced to the field's declared type."""
+    result = dict(values)
+    for f in dataclasses.fields(cls):
+        if skip and f.name in skip:
+            continue
+        key = prefix + f.name.upper()
+        if key not in env:
+            continue
+        text = env[key]
+        default = result.get(f.name, f.default)
+        try:
+            result[f.name] = _coerce(text, default)
+        except ValueError:
+            raise ConfigError(f"{key}={text!r} is not a valid {type(default).__name__}") from None
+    return result
+
+
+def _coerce(text: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        if text.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if text.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(text)
+    if isinstance(default, int):
+        return int(text)
+    if isinstance(default, float):
+        return float(text)
+    return text

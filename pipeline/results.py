@@ -1,0 +1,124 @@
+"""Results are data: every step writes JSON that the next step and the report read.
+
+Writes are atomic (a temp file beside the target, then ``os.replace``) and a step that writes
+several files stages them all and renames them only once the step has succeeded, so a failed
+step leaves nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import DataError
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, paths, numpy scalars and NaN turned into plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: to_jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return to_jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(to_jsonable(value), indent=2, sort_keys=False) + "\n"
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path} should hold a JSON object")
+    return data
+
+
+class StagedOutputs:
+    """Files of one step, written to temp names and published together by ``commit``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._staged: list[tuple[Path, Path]] = []
+
+    def path(self, name: str) -> Path:
+        """A temporary path to write ``name`` to; it becomes ``directory/name`` on commit."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
+        os.close(fd)
+        temp = Path(tmp)
+        self._staged.append((temp, self.directory / name))
+        return temp
+
+    def write_text(self, name: str, text: str) -> Path:
+        self.path(name).write_text(text, encoding="utf-8")
+        return self.directory / name
+
+    def write_json(self, name: str, value: Any) -> Path:
+        return self.write_text(name, dumps(value))
+
+    def commit(self) -> None:
+        for temp, final in self._staged:
+            os.replace(temp, final)
+        self._staged.clear()
+
+    def discard(self) -> None:
+        for temp, _ in self._staged:
+            temp.unlink(missing_ok=True)
+        self._staged.clear()
+
+
+@contextmanager
+def staged_outputs(directory: Path) -> Iterator[StagedOutputs]:
+    """Stage a step's files; publish them only if the block finishes without an exception."""
+    outputs = StagedOutputs(directory)
+    try:
+        yield outputs
+    except BaseException:
+        outputs.discard()
+        raise
+    outputs.commit()
+
+
+def write_json_atomic(path: Path, value: Any) -> Path:
+    with staged_outputs(path.parent) as outputs:
+        outputs.write_json(path.name, value)
+    return path
+
+
+def append_jsonl(path: Path, record: Any) -> None:
+    """Append one JSON line (a single short write, so concurrent appenders do not interleave)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(to_jsonable(record), sort_keys=True) + "\n"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line)
+
+
+def set_step_outputs(values: dict[str, Any]) -> None:
+    """Expose verdicts as GitHub Actions step outputs when running in a workflow."""
+    target = os.environ.get("GITHUB_OUTPUT")
+    if not target:
+        return
+    with open(target, "a", encoding="utf-8") as handle:
+        for key, value in values.items():
+            text = json.dumps(value) if not isinstance(value, str) else value
+            handle.write(f"{key}={text}\n")
