@@ -1,7 +1,9 @@
-"""Reading and writing batches: CSV (with or without a UTF-8 BOM) and Parquet."""
+"""Reading and writing batches: CSV (with or without a UTF-8 BOM) and Parquet, whole or in chunks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,10 +17,7 @@ if TYPE_CHECKING:
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
-def read_batch(path: Path) -> pd.DataFrame:
-    """Load a batch file, turning every way it can be unreadable into one line naming the file."""
-    import pandas as pd
-
+def _check_path(path: Path) -> str:
     if not path.exists():
         raise DataError(f"{path} does not exist")
     if path.is_dir():
@@ -26,22 +25,82 @@ def read_batch(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DataError(f"{path}: unsupported file type '{suffix}' (use .csv or .parquet)")
+    return suffix
+
+
+@contextmanager
+def _readable(path: Path, suffix: str) -> Iterator[None]:
+    """Turn every way a file can be unreadable into one line naming the file."""
+    import pandas as pd
+
+    kind = "CSV" if suffix == ".csv" else "Parquet"
     try:
+        yield
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty (no header, no rows)") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path} is not valid CSV: {_first_line(exc)}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not UTF-8 text") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path} is not a readable {kind} file: {_first_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises its own error types
+        if type(exc).__module__.startswith("pyarrow"):
+            raise DataError(f"{path} is not a readable {kind} file: {_first_line(exc)}") from None
+        raise
+
+
+def read_batch(path: Path) -> pd.DataFrame:
+    """Load a whole batch file."""
+    import pandas as pd
+
+    suffix = _check_path(path)
+    with _readable(path, suffix):
         if suffix == ".csv":
             # utf-8-sig strips a byte-order mark when there is one and reads plain UTF-8 otherwise.
             return pd.read_csv(path, encoding="utf-8-sig")
         return pd.read_parquet(path)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path} is empty (no header, no rows)") from None
-    except pd.errors.ParserError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
-        raise DataError(f"{path} is not valid CSV: {first}") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path} is not UTF-8 text") from None
-    except (OSError, ValueError) as exc:
-        kind = "CSV" if suffix == ".csv" else "Parquet"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path} is not a readable {kind} file: {first}") from None
+
+
+def iter_batch(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The batch as frames of at most ``chunk_rows`` rows, so memory does not grow with the file."""
+    import pandas as pd
+
+    suffix = _check_path(path)
+    with _readable(path, suffix):
+        if suffix == ".csv":
+            reader = pd.read_csv(path, encoding="utf-8-sig", chunksize=chunk_rows)
+            with reader:
+                yield from reader
+            return
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(path)
+        empty = True
+        for record_batch in parquet.iter_batches(batch_size=chunk_rows):
+            empty = False
+            yield record_batch.to_pandas()
+        if empty:
+            yield parquet.schema_arrow.empty_table().to_pandas()
+
+
+def count_rows(path: Path) -> int | None:
+    """Rows in a batch file, cheaply (Parquet metadata, or counting CSV lines); None if unknown."""
+    suffix = _check_path(path)
+    try:
+        if suffix == ".csv":
+            lines = 0
+            last = b"\n"
+            with path.open("rb") as handle:
+                while block := handle.read(1 << 20):
+                    lines += block.count(b"\n")
+                    last = block[-1:]
+            return max(lines - 1 + (0 if last == b"\n" else 1), 0)
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except Exception:  # noqa: BLE001 - a count is only for the progress bar
+        return None
 
 
 def write_frame(outputs: StagedOutputs, name: str, frame: pd.DataFrame) -> Path:
@@ -52,3 +111,8 @@ def write_frame(outputs: StagedOutputs, name: str, frame: pd.DataFrame) -> Path:
     else:
         frame.to_parquet(temp, index=False)
     return outputs.directory / name
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -33,11 +33,21 @@ class ValidatedBatch:
         return 0 if not self.has_labels else int(self.frame["__label__"].notna().sum())
 
 
-def validate_batch(frame: pd.DataFrame, config: ModelConfig, source: str) -> ValidatedBatch:
-    """Check and coerce ``frame``; ``source`` names the file in messages."""
+def validate_batch(
+    frame: pd.DataFrame,
+    config: ModelConfig,
+    source: str,
+    row_offset: int = 0,
+    whole_batch: bool = True,
+) -> ValidatedBatch:
+    """Check and coerce ``frame``; ``source`` names the file in messages.
+
+    For a chunk of a larger batch pass ``row_offset`` (rows before it, for messages) and
+    ``whole_batch=False``: the no-rows and all-missing checks then belong to the caller.
+    """
     import pandas as pd
 
-    if len(frame) == 0:
+    if whole_batch and len(frame) == 0:
         raise DataError(f"{source} has no rows")
     known = {c.name for c in config.columns}
     extra = [str(c) for c in frame.columns if c not in known]
@@ -56,16 +66,16 @@ def validate_batch(frame: pd.DataFrame, config: ModelConfig, source: str) -> Val
         if spec.name not in frame.columns or spec.role == "target":
             continue
         column = frame[spec.name]
-        if spec.role == "feature" and column.isna().all():
+        if whole_batch and spec.role == "feature" and column.isna().all():
             raise DataError(f"column '{spec.name}' in {source} is empty (all values missing)")
         if spec.kind == "numeric":
-            checked[spec.name] = _numeric(column, spec.name, source)
+            checked[spec.name] = _numeric(column, spec.name, source, row_offset)
         else:
             checked[spec.name] = _categorical(column, spec.name, spec.levels, source)
 
-    has_labels = config.target in frame.columns and frame[config.target].notna().any()
-    if has_labels:
-        target = frame[config.target].map(lambda v: v if v is None or v != v else str(v))
+    has_labels = False
+    if config.target in frame.columns:
+        target = as_text(frame[config.target])
         levels = config.column(config.target).levels
         bad = target.notna() & ~target.isin(levels)
         if bad.any():
@@ -74,9 +84,9 @@ def validate_batch(frame: pd.DataFrame, config: ModelConfig, source: str) -> Val
                 f"expected {', '.join(repr(v) for v in levels)}"
             )
         checked[config.target] = target
-        checked["__label__"] = (target == config.positive_class).astype("float").where(
-            target.notna()
-        )
+        label = (target == config.positive_class).astype("float64")
+        checked["__label__"] = label.where(target.notna())
+        has_labels = bool(target.notna().any())
 
     reasons = _row_problems(checked, config)
     accepted = reasons == ""
@@ -91,7 +101,7 @@ def validate_batch(frame: pd.DataFrame, config: ModelConfig, source: str) -> Val
     )
 
 
-def _numeric(column: pd.Series, name: str, source: str) -> pd.Series:
+def _numeric(column: pd.Series, name: str, source: str, row_offset: int) -> pd.Series:
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(column):
@@ -101,7 +111,7 @@ def _numeric(column: pd.Series, name: str, source: str) -> pd.Series:
     coerced = pd.to_numeric(column, errors="coerce")
     bad = coerced.isna() & column.notna()
     if bad.any():
-        position = int(bad.to_numpy().nonzero()[0][0]) + 1
+        position = int(bad.to_numpy().nonzero()[0][0]) + 1 + row_offset
         value = column[bad].iloc[0]
         raise DataError(
             f"column '{name}' in {source} should be numeric but holds {value!r} (row {position})"
@@ -112,14 +122,23 @@ def _numeric(column: pd.Series, name: str, source: str) -> pd.Series:
 def _categorical(
     column: pd.Series, name: str, levels: tuple[str, ...], source: str
 ) -> pd.Series:
-    as_text = column.map(lambda v: v if v is None or v != v else _level_text(v))
-    unseen = as_text.notna() & ~as_text.isin(levels)
+    text = as_text(column)
+    unseen = text.notna() & ~text.isin(levels)
     if unseen.any():
         raise DataError(
             f"column '{name}' in {source} has level(s) never seen in training: "
-            f"{_sample(as_text[unseen])} ({int(unseen.sum())} rows)"
+            f"{_sample(text[unseen])} ({int(unseen.sum())} rows)"
         )
-    return as_text
+    return text
+
+
+def as_text(column: pd.Series) -> pd.Series:
+    """Levels as strings, missing values kept missing; no per-value Python work when already text."""
+    import pandas as pd
+
+    if pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        return column.astype("object")
+    return column.map(lambda v: v if v is None or v != v else _level_text(v))
 
 
 def _level_text(value: object) -> str:

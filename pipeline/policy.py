@@ -1,0 +1,130 @@
+"""The decisions, as pure functions of plain data: is this drift, retrain, promote?
+
+Each returns a ``Decision`` carrying its reasons, so the issue, the PR and the MLflow tags can
+say why. Nothing here touches MLflow, GitHub or files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pipeline.config import Thresholds
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def positive(self) -> bool:
+        return self.outcome in {"drift", "retrain", "promote"}
+
+
+def per_column_threshold(thresholds: Thresholds, n_features: int) -> float:
+    """Bonferroni: each of ``n_features`` tests at alpha / n keeps the family-wise rate at alpha."""
+    return thresholds.feature_alpha / max(n_features, 1)
+
+
+def drift_verdict(
+    n_features: int,
+    drifted_features: Sequence[str],
+    thresholds: Thresholds,
+    prediction_drifted: bool | None,
+    metric_drop: float | None,
+) -> Decision:
+    """Drift when any feature, the score distribution or the champion's quality has moved."""
+    reasons: list[str] = []
+    share = len(drifted_features) / max(n_features, 1)
+    if drifted_features:
+        names = ", ".join(drifted_features[:5]) + (" ..." if len(drifted_features) > 5 else "")
+        reasons.append(f"{len(drifted_features)} of {n_features} features drifted ({names})")
+    if share >= thresholds.drift_share:
+        reasons.append(
+            f"drifted share {share:.0%} reaches the dataset threshold {thresholds.drift_share:.0%}"
+        )
+    if prediction_drifted:
+        reasons.append("the champion's score distribution drifted")
+    if metric_drop is not None and metric_drop > thresholds.max_metric_drop:
+        reasons.append(
+            f"champion ROC AUC dropped by {metric_drop:.3f} on labelled rows "
+            f"(more than {thresholds.max_metric_drop:.3f}): concept drift"
+        )
+    if reasons:
+        return Decision("drift", reasons)
+    return Decision(
+        "no_drift",
+        [f"no feature of {n_features} drifted at the family-wise level {thresholds.feature_alpha}"],
+    )
+
+
+def retrain_decision(
+    drift_detected: bool,
+    concept_drift: bool,
+    labelled_rows: int,
+    model_age_days: float | None,
+    force: bool,
+    thresholds: Thresholds,
+) -> Decision:
+    """Retrain on a trigger (drift, a performance drop, the model's age, --force) with enough labels."""
+    triggers: list[str] = []
+    if force:
+        triggers.append("retraining was forced")
+    if drift_detected:
+        triggers.append("drift was detected")
+    if concept_drift:
+        triggers.append("the champion's performance dropped")
+    if model_age_days is not None and model_age_days > thresholds.max_model_age_days:
+        triggers.append(
+            f"the champion is {model_age_days:.0f} days old "
+            f"(limit {thresholds.max_model_age_days})"
+        )
+    if not triggers:
+        return Decision("skip", ["no drift, no performance drop and the champion is recent"])
+    if not force and labelled_rows < thresholds.min_new_labels:
+        return Decision(
+            "skip",
+            triggers
+            + [
+                f"but only {labelled_rows} new labelled rows "
+                f"(at least {thresholds.min_new_labels} needed to retrain)"
+            ],
+        )
+    return Decision("retrain", triggers + [f"{labelled_rows} new labelled rows available"])
+
+
+def promotion_decision(
+    challenger: Mapping[str, float],
+    champion: Mapping[str, float] | None,
+    thresholds: Thresholds,
+    primary_metric: str = "roc_auc",
+) -> Decision:
+    """Promote when the challenger passes every gate and beats the champion on the same data."""
+    failures: list[str] = []
+    passes: list[str] = []
+    for metric, minimum in (("roc_auc", thresholds.min_roc_auc), ("f1", thresholds.min_f1)):
+        value = challenger.get(metric)
+        if value is None or value != value:
+            failures.append(f"challenger has no {metric}")
+        elif value < minimum:
+            failures.append(f"challenger {metric} {value:.3f} is below the gate {minimum:.3f}")
+        else:
+            passes.append(f"challenger {metric} {value:.3f} passes the gate {minimum:.3f}")
+    if failures:
+        return Decision("keep", failures + passes)
+    if champion is None:
+        return Decision("promote", passes + ["there is no champion yet"])
+    new, old = challenger[primary_metric], champion.get(primary_metric, float("nan"))
+    if old != old:
+        return Decision("promote", passes + [f"the champion has no {primary_metric} on this data"])
+    gain = new - old
+    comparison = (
+        f"challenger {primary_metric} {new:.4f} vs champion {old:.4f} "
+        f"(+{gain:.4f}, minimum improvement {thresholds.min_improvement:.4f})"
+        if gain >= 0
+        else f"challenger {primary_metric} {new:.4f} vs champion {old:.4f} ({gain:.4f})"
+    )
+    if gain >= thresholds.min_improvement:
+        return Decision("promote", passes + [comparison])
+    return Decision("keep", [comparison + ": not enough improvement"] + passes)

@@ -1,0 +1,383 @@
+"""The MLflow edge: tracking runs, the model registry and its aliases.
+
+Aliases replace the deprecated registry stages: ``champion`` serves, ``challenger`` is the latest
+candidate, ``previous`` is the champion before the last promotion (what ``rollback`` restores).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.config import ModelConfig, Settings
+from pipeline.errors import RegistryError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipeline.train import TrainOutcome
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS = "previous"
+REFERENCE_ARTIFACT = "reference/reference.parquet"
+
+
+@dataclass
+class ModelVersionInfo:
+    model: str
+    version: int
+    run_id: str
+    aliases: list[str]
+    created_at: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class AliasMove:
+    """What a promote or rollback did to the aliases."""
+
+    model: str
+    champion: int
+    previous: int | None
+    changed: bool
+    message: str
+
+
+class Registry:
+    """MLflow tracking and registry for one model; every MLflow failure becomes a RegistryError."""
+
+    def __init__(self, settings: Settings, config: ModelConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self.name = config.name
+        self.experiment = f"driftgate-{config.name}"
+        self._client: Any = None
+
+    # -- connection -------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def _connect(self) -> Any:
+        uri = self.settings.tracking_uri
+        # MLflow's own HTTP retries take minutes to give up on a server that is down.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+        os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+        if uri.startswith(("http://", "https://")):
+            _check_reachable(uri)
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        try:
+            if client.get_experiment_by_name(self.experiment) is None:
+                location = None
+                if uri.startswith("sqlite:"):
+                    root = self.settings.path(self.settings.mlflow_artifact_root)
+                    location = (root / self.experiment).resolve().as_uri()
+                client.create_experiment(self.experiment, artifact_location=location)
+        except Exception as exc:  # noqa: BLE001 - any MLflow failure is reported in one line
+            raise RegistryError(f"MLflow at {uri} failed: {_first_line(exc)}") from exc
+        mlflow.set_experiment(self.experiment)
+        return client
+
+    # -- training ---------------------------------------------------------------------------
+    def log_training(
+        self,
+        outcome: TrainOutcome,
+        training_frame: pd.DataFrame,
+        reason: str,
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersionInfo:
+        """Log a training run, register its model, set ``challenger`` (and ``champion`` if none)."""
+        import mlflow
+        from mlflow.models import infer_signature
+
+        from pipeline.train import positive_scores
+
+        self.client  # connect first so the experiment exists
+        features = training_frame[self.config.features]
+        example = features.head(5)
+        signature = infer_signature(example, positive_scores(outcome.model, example))
+        try:
+            with mlflow.start_run(run_name=f"train-{self.name}") as run:
+                mlflow.set_tags(
+                    {
+                        "driftgate.step": "train",
+                        "driftgate.model": self.name,
+                        "driftgate.reason": reason,
+                        **(tags or {}),
+                    }
+                )
+                mlflow.log_params(
+                    {
+                        "estimator": outcome.estimator_name,
+                        "train_rows": outcome.train_rows,
+                        "test_rows": outcome.test_rows,
+                        "candidates": ",".join(c.name for c in outcome.candidates),
+                        **{f"best.{k}": v for k, v in outcome.best_params.items()},
+                    }
+                )
+                mlflow.log_metrics(
+                    {
+                        **{f"test_{k}": v for k, v in outcome.test_metrics.items() if v == v},
+                        **{f"cv_{c.name}_{self.config.primary_metric}": c.cv_score
+                           for c in outcome.candidates},
+                    }
+                )
+                with tempfile.TemporaryDirectory() as folder:
+                    reference = Path(folder) / "reference.parquet"
+                    kept = [c for c in training_frame.columns if c != "__label__"]
+                    training_frame[kept].to_parquet(reference, index=False)
+                    mlflow.log_artifact(str(reference), artifact_path="reference")
+                    profile = Path(folder) / "profile.json"
+                    profile.write_text(
+                        training_frame[self.config.features].describe(include="all").to_json(),
+                        encoding="utf-8",
+                    )
+                    mlflow.log_artifact(str(profile), artifact_path="reference")
+                info = mlflow.sklearn.log_model(
+                    outcome.model,
+                    name="model",
+                    signature=signature,
+                    input_example=example,
+                    registered_model_name=self.name,
+                    # OneHotEncoder keeps its output dtype, which skops does not trust by default.
+                    skops_trusted_types=["numpy.dtype"],
+                )
+                run_id = run.info.run_id
+        except RegistryError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise RegistryError(f"logging the training run to MLflow failed: {_first_line(exc)}")
+        version = int(info.registered_model_version)
+        self.client.set_registered_model_alias(self.name, CHALLENGER, str(version))
+        if self.by_alias(CHAMPION) is None:
+            self.client.set_registered_model_alias(self.name, CHAMPION, str(version))
+        self.tag_version(version, "driftgate.run_id", run_id)
+        return self.version(version)
+
+    # -- look-ups ---------------------------------------------------------------------------
+    def version(self, version: int) -> ModelVersionInfo:
+        try:
+            found = self.client.get_model_version(self.name, str(version))
+        except Exception as exc:  # noqa: BLE001
+            if _is_missing(exc):
+                raise RegistryError(
+                    f"model '{self.name}' has no version {version} in the registry"
+                ) from None
+            raise RegistryError(f"MLflow registry lookup failed: {_first_line(exc)}") from exc
+        return self._info(found)
+
+    def by_alias(self, alias: str) -> ModelVersionInfo | None:
+        try:
+            found = self.client.get_model_version_by_alias(self.name, alias)
+        except Exception as exc:  # noqa: BLE001
+            if _is_missing(exc):
+                return None
+            raise RegistryError(f"MLflow registry lookup failed: {_first_line(exc)}") from exc
+        return self._info(found)
+
+    def require_alias(self, alias: str) -> ModelVersionInfo:
+        found = self.by_alias(alias)
+        if found is None:
+            raise RegistryError(
+                f"model '{self.name}' has no '{alias}' version yet; run `pipeline train` first"
+            )
+        return found
+
+    def by_run_id(self, run_id: str) -> ModelVersionInfo:
+        try:
+            versions = self.client.search_model_versions(f"name='{self.name}'")
+        except Exception as exc:  # noqa: BLE001
+            raise RegistryError(f"MLflow registry lookup failed: {_first_line(exc)}") from exc
+        for found in versions:
+            if found.run_id == run_id:
+                return self._info(found)
+        raise RegistryError(f"no version of model '{self.name}' was trained by run '{run_id}'")
+
+    def versions(self) -> list[ModelVersionInfo]:
+        try:
+            found = self.client.search_model_versions(f"name='{self.name}'")
+        except Exception as exc:  # noqa: BLE001
+            raise RegistryError(f"MLflow registry lookup failed: {_first_line(exc)}") from exc
+        return sorted((self._info(v) for v in found), key=lambda v: v.version, reverse=True)
+
+    def _info(self, found: Any) -> ModelVersionInfo:
+        try:
+            aliases = list(found.aliases or [])
+            if not aliases:
+                model = self.client.get_registered_model(self.name)
+                aliases = [a for a, v in (model.aliases or {}).items() if str(v) == found.version]
+            metrics = dict(self.client.get_run(found.run_id).data.metrics) if found.run_id else {}
+        except Exception as exc:  # noqa: BLE001
+            raise RegistryError(f"MLflow lookup failed: {_first_line(exc)}") from exc
+        created = datetime.fromtimestamp(found.creation_timestamp / 1000, tz=timezone.utc)
+        return ModelVersionInfo(
+            model=self.name,
+            version=int(found.version),
+            run_id=found.run_id or "",
+            aliases=sorted(aliases),
+            created_at=created.isoformat(timespec="seconds"),
+            metrics={k: float(v) for k, v in metrics.items()},
+            tags=dict(found.tags or {}),
+        )
+
+    # -- artifacts ----------------------------------------------------------------------------
+    def load_model(self, info: ModelVersionInfo) -> Any:
+        import mlflow
+
+        self.client
+        try:
+            return mlflow.sklearn.load_model(f"models:/{self.name}/{info.version}")
+        except Exception as exc:  # noqa: BLE001
+            raise RegistryError(
+                f"could not load model '{self.name}' version {info.version}: {_first_line(exc)}"
+            ) from exc
+
+    def load_reference(self, info: ModelVersionInfo) -> pd.DataFrame:
+        """The training data logged with ``info``'s run: the default drift reference."""
+        import mlflow
+        import pandas as pd
+
+        self.client
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                local = mlflow.artifacts.download_artifacts(
+                    run_id=info.run_id, artifact_path=REFERENCE_ARTIFACT, dst_path=folder
+                )
+            except Exception as exc:  # noqa: BLE001
+                raise RegistryError(
+                    f"version {info.version} of '{self.name}' has no reference data "
+                    f"({REFERENCE_ARTIFACT}): {_first_line(exc)}"
+                ) from exc
+            return pd.read_parquet(local)
+
+    # -- aliases --------------------------------------------------------------------------------
+    def tag_version(self, version: int, key: str, value: str) -> None:
+        try:
+            self.client.set_model_version_tag(self.name, str(version), key, value[:5000])
+        except Exception as exc:  # noqa: BLE001
+            raise RegistryError(f"tagging version {version} failed: {_first_line(exc)}") from exc
+
+    def _set_alias(self, alias: str, version: int) -> None:
+        try:
+            self.client.set_registered_model_alias(self.name, alias, str(version))
+        except Exception as exc:  # noqa: BLE001
+            raise RegistryError(f"setting alias '{alias}' failed: {_first_line(exc)}") from exc
+
+    def promote(self, version: int, reason: str) -> AliasMove:
+        """Make ``version`` the champion and keep the former one as ``previous``. Idempotent."""
+        target = self.version(version)
+        current = self.by_alias(CHAMPION)
+        if current is not None and current.version == target.version:
+            previous = self.by_alias(PREVIOUS)
+            return AliasMove(
+                model=self.name,
+                champion=target.version,
+                previous=previous.version if previous else None,
+                changed=False,
+                message=f"version {version} is already the champion of '{self.name}'",
+            )
+        if current is not None:
+            self._set_alias(PREVIOUS, current.version)
+        self._set_alias(CHAMPION, target.version)
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.tag_version(target.version, "driftgate.promoted_at", stamp)
+        self.tag_version(target.version, "driftgate.promotion_reason", reason)
+        return AliasMove(
+            model=self.name,
+            champion=target.version,
+            previous=current.version if current else None,
+            changed=True,
+            message=(
+                f"champion of '{self.name}' is now version {target.version}"
+                + (f" (was {current.version}, kept as 'previous')" if current else "")
+            ),
+        )
+
+    def rollback(self, reason: str) -> AliasMove:
+        """Champion := previous; the version rolled back from becomes ``previous``."""
+        previous = self.by_alias(PREVIOUS)
+        if previous is None:
+            raise RegistryError(f"model '{self.name}' has no 'previous' version to roll back to")
+        current = self.require_alias(CHAMPION)
+        self._set_alias(CHAMPION, previous.version)
+        self._set_alias(PREVIOUS, current.version)
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.tag_version(previous.version, "driftgate.rolled_back_at", stamp)
+        self.tag_version(current.version, "driftgate.rollback_reason", reason)
+        return AliasMove(
+            model=self.name,
+            champion=previous.version,
+            previous=current.version,
+            changed=True,
+            message=(
+                f"champion of '{self.name}' rolled back to version {previous.version} "
+                f"(from {current.version})"
+            ),
+        )
+
+    # -- monitoring runs --------------------------------------------------------------------------
+    def log_run(
+        self,
+        step: str,
+        metrics: dict[str, float],
+        params: dict[str, str],
+        tags: dict[str, str],
+        artifacts: list[Path] | None = None,
+    ) -> str:
+        """A tracking run for a monitoring step (drift, predict, retrain); returns its id."""
+        import mlflow
+
+        self.client
+        try:
+            with mlflow.start_run(run_name=f"{step}-{self.name}") as run:
+                mlflow.set_tags({"driftgate.step": step, "driftgate.model": self.name, **tags})
+                if params:
+                    mlflow.log_params(params)
+                mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})
+                for artifact in artifacts or []:
+                    mlflow.log_artifact(str(artifact), artifact_path=step)
+                run_id: str = run.info.run_id
+                return run_id
+        except Exception as exc:  # noqa: BLE001
+            raise RegistryError(f"logging the {step} run to MLflow failed: {_first_line(exc)}")
+
+
+def _check_reachable(uri: str) -> None:
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as response:
+            response.read(64)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RegistryError(
+            f"MLflow tracking server at {uri} is not reachable ({reason}); "
+            "start it or set MLFLOW_TRACKING_URI"
+        ) from None
+
+
+def _is_missing(exc: Exception) -> bool:
+    text = str(exc)
+    return "RESOURCE_DOES_NOT_EXIST" in text or "not found" in text.lower()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,174 @@
+"""Training: several scikit-learn estimators, each tuned by randomized search with stratified CV.
+
+Pure computation: it returns fitted models and metrics; logging to MLflow is ``registry``'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pipeline.config import ModelConfig
+from pipeline.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")
+
+
+@dataclass
+class CandidateResult:
+    name: str
+    cv_score: float
+    best_params: dict[str, Any]
+
+
+@dataclass
+class TrainOutcome:
+    """The winning candidate, fitted on the training split, with its held-out metrics."""
+
+    estimator_name: str
+    best_params: dict[str, Any]
+    model: Any
+    test_metrics: dict[str, float]
+    candidates: list[CandidateResult] = field(default_factory=list)
+    train_rows: int = 0
+    test_rows: int = 0
+
+
+def _candidate_space(name: str, seed: int) -> tuple[Any, dict[str, Any]]:
+    from scipy.stats import loguniform
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    factories: dict[str, Callable[[], tuple[Any, dict[str, Any]]]] = {
+        "logistic_regression": lambda: (
+            LogisticRegression(max_iter=2000, class_weight="balanced"),
+            {"C": loguniform(1e-2, 1e1)},
+        ),
+        "random_forest": lambda: (
+            RandomForestClassifier(random_state=seed, n_jobs=1, class_weight="balanced"),
+            {
+                "n_estimators": [100, 200],
+                "max_depth": [None, 6, 10],
+                "min_samples_leaf": [1, 5, 10],
+            },
+        ),
+        "hist_gradient_boosting": lambda: (
+            HistGradientBoostingClassifier(random_state=seed, class_weight="balanced"),
+            {
+                "learning_rate": [0.03, 0.06, 0.1],
+                "max_depth": [None, 3, 5],
+                "max_iter": [100, 200],
+                "l2_regularization": [0.0, 0.1, 1.0],
+            },
+        ),
+    }
+    if name not in factories:
+        raise ConfigError(
+            f"unknown candidate estimator '{name}' (available: {', '.join(sorted(factories))})"
+        )
+    return factories[name]()
+
+
+def build_model(config: ModelConfig, estimator: Any) -> Any:
+    """Preprocessing plus estimator as one sklearn Pipeline, so the registry holds one object."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    categorical = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    preprocess = ColumnTransformer(
+        [
+            ("numeric", numeric, config.numeric_features),
+            ("categorical", categorical, config.categorical_features),
+        ]
+    )
+    return Pipeline([("preprocess", preprocess), ("estimator", estimator)])
+
+
+def labelled_rows(frame: pd.DataFrame, config: ModelConfig) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features and 0/1 labels of the rows that have a label (the ``__label__`` column)."""
+    labelled = frame[frame["__label__"].notna()]
+    return labelled[config.features], labelled["__label__"].to_numpy(dtype=int)
+
+
+def train(config: ModelConfig, frame: pd.DataFrame, seed: int = 0) -> TrainOutcome:
+    """Tune every candidate on a training split, keep the best by CV score, test it held out."""
+    from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold, train_test_split
+
+    features, labels = labelled_rows(frame, config)
+    positives = int(labels.sum())
+    if len(labels) < 50 or positives < 10 or len(labels) - positives < 10:
+        raise DataError(
+            f"training needs at least 50 labelled rows with 10 of each class "
+            f"(got {len(labels)} rows, {positives} positive)"
+        )
+    x_train, x_test, y_train, y_test = train_test_split(
+        features, labels, test_size=0.2, stratify=labels, random_state=seed
+    )
+    folds = StratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=seed)
+    results: list[CandidateResult] = []
+    best: tuple[float, str, Any, dict[str, Any]] | None = None
+    for name in config.candidates:
+        estimator, space = _candidate_space(name, seed)
+        search = RandomizedSearchCV(
+            build_model(config, estimator),
+            {f"estimator__{k}": v for k, v in space.items()},
+            n_iter=config.search_iterations,
+            scoring=config.primary_metric,
+            cv=folds,
+            random_state=seed,
+            refit=True,
+        )
+        search.fit(x_train, y_train)
+        params = {k.removeprefix("estimator__"): v for k, v in search.best_params_.items()}
+        score = float(search.best_score_)
+        results.append(CandidateResult(name=name, cv_score=score, best_params=params))
+        if best is None or score > best[0]:
+            best = (score, name, search.best_estimator_, params)
+    assert best is not None  # config validation guarantees at least one candidate
+    _, name, model, params = best
+    return TrainOutcome(
+        estimator_name=name,
+        best_params=params,
+        model=model,
+        test_metrics=evaluate(model, x_test, y_test, config.decision_threshold),
+        candidates=results,
+        train_rows=len(y_train),
+        test_rows=len(y_test),
+    )
+
+
+def positive_scores(model: Any, features: pd.DataFrame) -> np.ndarray:
+    scores: np.ndarray = model.predict_proba(features)[:, 1]
+    return scores
+
+
+def evaluate(
+    model: Any, features: pd.DataFrame, labels: np.ndarray, threshold: float
+) -> dict[str, float]:
+    """ROC AUC, accuracy, precision, recall and F1 of ``model`` on labelled rows."""
+    from sklearn.metrics import (
+        accuracy_score,
+        f1_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
+
+    scores = positive_scores(model, features)
+    predicted = (scores >= threshold).astype(int)
+    single_class = len(set(labels.tolist())) < 2
+    return {
+        "roc_auc": float("nan") if single_class else float(roc_auc_score(labels, scores)),
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "precision": float(precision_score(labels, predicted, zero_division=0)),
+        "recall": float(recall_score(labels, predicted, zero_division=0)),
+        "f1": float(f1_score(labels, predicted, zero_division=0)),
+    }
