@@ -1,0 +1,224 @@
+"""``python -m pipeline`` / ``pipeline``: one command per step of the cycle.
+
+Every command takes ``--model``, prints its result as JSON on stdout (progress and log lines go
+to stderr), exits 0 whatever the verdict, and on failure prints one line and exits non-zero
+(the traceback only with ``--debug``). Heavy libraries are imported inside the commands, so
+``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Settings, load_settings
+from pipeline.errors import PipelineError
+
+DRIFT_KINDS = ("none", "covariate", "prediction", "concept", "mixed")
+
+Handler = Callable[[argparse.Namespace, Settings], Any]
+
+
+def _out_dir(args: argparse.Namespace, settings: Settings) -> Path:
+    from pipeline.cycle import current_period
+
+    if getattr(args, "out", None):
+        return Path(args.out)
+    model = settings.model(args.model).name
+    return settings.output_dir_for(model, args.period or current_period())
+
+
+def cmd_data_generate(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cycle import generate_batch
+
+    config = settings.model(args.model)
+    rows = args.rows or config.batch_rows
+    out = Path(args.out) if args.out else (
+        settings.path(settings.data_dir) / config.name / f"batch-{args.drift}-{args.seed}.csv"
+    )
+    path = generate_batch(
+        settings, config, out, rows, args.seed, args.drift, labels=not args.no_labels
+    )
+    return {"model": config.name, "rows": rows, "drift": args.drift, "seed": args.seed,
+            "path": str(path)}
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cycle import train_step
+
+    data = Path(args.data) if args.data else None
+    return train_step(settings, settings.model(args.model), data, seed=args.seed)
+
+
+def cmd_predict(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cycle import predict_step
+
+    return predict_step(settings, settings.model(args.model), Path(args.input),
+                        _out_dir(args, settings))
+
+
+def cmd_drift(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cycle import drift_step
+
+    reference = Path(args.reference) if args.reference else None
+    return drift_step(settings, settings.model(args.model), Path(args.current),
+                      _out_dir(args, settings), reference)
+
+
+def cmd_retrain(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cycle import retrain_step
+
+    return retrain_step(settings, settings.model(args.model), Path(args.current),
+                        _out_dir(args, settings), force=args.force)
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cycle import report_step
+
+    draft = report_step(settings.model(args.model), _out_dir(args, settings), args.dry_run)
+    if args.dry_run:
+        print(f"title: {draft.title}\nlabels: {', '.join(draft.labels)}\n\n{draft.body}",
+              file=sys.stderr)
+    return {"title": draft.title, "labels": draft.labels, "dry_run": args.dry_run}
+
+
+def cmd_promote(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cycle import promote_step
+
+    return promote_step(settings, settings.model(args.model), version=args.model_version,
+                        run_id=args.run_id, reason=args.reason)
+
+
+def cmd_rollback(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cycle import rollback_step
+
+    return rollback_step(settings, settings.model(args.model), args.reason)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cycle import current_period, run_cycle
+
+    return run_cycle(
+        settings,
+        settings.model(args.model),
+        args.period or current_period(),
+        simulate_drift=args.simulate_drift,
+        force_retrain=args.force_retrain,
+        current=Path(args.current) if args.current else None,
+        dry_run=args.dry_run,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", help="model name from [tool.pipeline.models] (default: "
+                        "the configured default_model)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks and warnings")
+
+    parser = argparse.ArgumentParser(
+        prog="pipeline",
+        description="Driftgate: batch prediction, drift detection, retraining and promotion.",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text, parents=[common])
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def add_period(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--period", help="period label, e.g. 2026-11 (default: this month)")
+        sub.add_argument("--out", help="output folder (default: outputs/<model>/<period>)")
+
+    data = commands.add_parser("data", help="synthetic data", parents=[common])
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    generate = data_commands.add_parser(
+        "generate", help="write a reproducible synthetic batch", parents=[common]
+    )
+    generate.set_defaults(handler=cmd_data_generate)
+    generate.add_argument("--rows", type=int, help="rows to generate (default: batch_rows)")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--drift", choices=DRIFT_KINDS, default="none")
+    generate.add_argument("--no-labels", action="store_true", help="leave out the target column")
+    generate.add_argument("--out", help="file to write (.csv or .parquet)")
+
+    train = add("train", cmd_train, "train candidates, register the best version in MLflow")
+    train.add_argument("--data", help="labelled training batch (default: synthetic)")
+    train.add_argument("--seed", type=int, default=0)
+
+    predict = add("predict", cmd_predict, "score a batch with the champion")
+    predict.add_argument("--input", required=True, help="batch file (.csv or .parquet)")
+    add_period(predict)
+
+    drift = add("drift", cmd_drift, "detect feature, prediction and concept drift")
+    drift.add_argument("--current", required=True, help="current batch file")
+    drift.add_argument("--reference", help="reference batch (default: champion's training data)")
+    add_period(drift)
+
+    retrain = add("retrain", cmd_retrain, "retrain when the policy says so and compare")
+    retrain.add_argument("--current", required=True, help="current (labelled) batch file")
+    retrain.add_argument("--force", action="store_true", help="retrain whatever the policy says")
+    add_period(retrain)
+
+    report = add("report", cmd_report, "render the drift issue from the JSON results")
+    report.add_argument("--dry-run", action="store_true", help="print instead of publishing")
+    add_period(report)
+
+    promote = add("promote", cmd_promote, "re-check the gates and move the champion alias")
+    which = promote.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model-version", type=int, help="registry version to promote")
+    which.add_argument("--run-id", help="MLflow run that trained the version to promote")
+    promote.add_argument("--reason", default="manual promotion")
+
+    rollback = add("rollback", cmd_rollback, "champion := previous")
+    rollback.add_argument("--reason", default="manual rollback")
+
+    run = add("run", cmd_run, "the whole monthly cycle, as the workflow runs it")
+    run.add_argument("--period", help="period label (default: this month)")
+    run.add_argument("--current", help="current batch (default: synthetic for the period)")
+    run.add_argument("--simulate-drift", action="store_true", help="generate a drifted batch")
+    run.add_argument("--force-retrain", action="store_true")
+    run.add_argument("--dry-run", action="store_true", help="do not call GitHub")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    if not args.debug:
+        warnings.filterwarnings("ignore")
+    try:
+        settings = load_settings()
+        result = args.handler(args, settings)
+    except PipelineError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for people, the traceback with --debug
+        if args.debug:
+            raise
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(
+            f"error: unexpected {type(exc).__name__}: {text} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        return 1
+    from pipeline.results import to_jsonable
+
+    print(json.dumps(to_jsonable(result), indent=2))
+    return 0

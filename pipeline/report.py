@@ -1,0 +1,278 @@
+"""The drift issue, rendered only from a run's JSON results (and earlier periods' drift.json).
+
+The first line is the verdict a reviewer acts on; then the evidence. A hidden marker names the
+model and period so a re-run finds and updates the same issue instead of opening another.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.results import read_json
+
+ISSUE_MARKDOWN = "issue.md"
+ISSUE_JSON = "issue.json"
+
+
+@dataclass
+class IssueDraft:
+    title: str
+    labels: list[str]
+    body: str
+    marker: str
+
+
+@dataclass
+class RunResults:
+    model: str
+    period: str
+    predict: dict[str, Any] | None = None
+    drift: dict[str, Any] | None = None
+    retrain: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def issue_marker(model: str, period: str) -> str:
+    return f"<!-- driftgate:drift-report model={model} period={period} -->"
+
+
+def load_results(out_dir: Path, model: str, period: str) -> RunResults:
+    """The JSON results of one run, plus the drift results of every period beside it."""
+    results = RunResults(model=model, period=period)
+    for name in ("predict", "drift", "retrain"):
+        path = out_dir / f"{name}.json"
+        if path.exists():
+            setattr(results, name, read_json(path))
+    for folder in sorted(p for p in out_dir.parent.iterdir() if p.is_dir()):
+        drift_file = folder / "drift.json"
+        if drift_file.exists() and folder.name <= period:
+            data = read_json(drift_file)
+            results.history.append(
+                {
+                    "period": folder.name,
+                    "drift_detected": bool(data.get("drift_detected")),
+                    "drift_share": float(data.get("drift_share", 0.0)),
+                    "n_drifted_features": int(data.get("n_drifted_features", 0)),
+                }
+            )
+    return results
+
+
+def verdict_line(results: RunResults) -> str:
+    drift, retrain = results.drift or {}, results.retrain or {}
+    if not drift:
+        head = "**Drift not measured** (no drift result in this run)"
+    elif drift.get("drift_detected"):
+        head = f"**Drift detected**: {'; '.join(drift.get('reasons', [])) or 'see below'}"
+    else:
+        head = f"**No drift**: all {drift.get('n_features', 0)} features stable"
+    decision = retrain.get("decision")
+    if decision == "promote":
+        tail = (
+            f"challenger v{retrain.get('challenger_version')} beats champion "
+            f"v{retrain.get('champion_version')}: review the promotion PR"
+        )
+    elif decision == "keep":
+        tail = (
+            f"challenger v{retrain.get('challenger_version')} trained but not better: "
+            f"champion v{retrain.get('champion_version')} keeps serving"
+        )
+    else:
+        version = retrain.get("champion_version") or drift.get("model_version")
+        tail = f"no retraining; champion v{version} keeps serving" if version else "no retraining"
+    return f"{head}. {tail[0].upper()}{tail[1:]}."
+
+
+def render_issue(results: RunResults) -> IssueDraft:
+    drift = results.drift or {}
+    marker = issue_marker(results.model, results.period)
+    sections = [
+        verdict_line(results),
+        _feature_section(drift),
+        _prediction_section(drift),
+        _concept_section(drift),
+        _quality_section(drift, results.predict),
+        _retrain_section(results.retrain),
+        _predict_section(results.predict),
+        _links_section(drift, results.retrain),
+        _history_section(results.history),
+        marker,
+    ]
+    labels = ["drift-report", "drift-detected" if drift.get("drift_detected") else "no-drift"]
+    labels.append(results.model)
+    return IssueDraft(
+        title=f"Drift report: {results.model} {results.period}",
+        labels=labels,
+        body="\n\n".join(s for s in sections if s) + "\n",
+        marker=marker,
+    )
+
+
+def _feature_section(drift: dict[str, Any]) -> str:
+    features = drift.get("features") or []
+    if not features:
+        return ""
+    rows = [
+        "## Feature drift",
+        "",
+        f"{drift.get('n_drifted_features', 0)} of {drift.get('n_features', 0)} features drifted "
+        f"(share {drift.get('drift_share', 0):.0%}; dataset threshold "
+        f"{drift.get('drift_share_threshold', 0):.0%}). Each column is tested at "
+        f"p < {drift.get('per_column_threshold', 0):.5f}, i.e. a family-wise false-alarm rate of "
+        f"{drift.get('feature_alpha', 0)} across all features.",
+        "",
+        "| feature | test | score (p-value) | threshold | drifted |",
+        "| --- | --- | ---: | ---: | :---: |",
+    ]
+    for f in features:
+        mark = "**yes**" if f["drifted"] else "no"
+        rows.append(
+            f"| {f['name']} | {f['test']} | {f['score']:.4g} | {f['threshold']:.4g} | {mark} |"
+        )
+    return "\n".join(rows)
+
+
+def _prediction_section(drift: dict[str, Any]) -> str:
+    prediction = drift.get("prediction_drift")
+    if not prediction:
+        return "## Prediction drift\n\nNot measured: no champion model to score with."
+    state = "**drifted**" if prediction["detected"] else "stable"
+    return (
+        "## Prediction drift\n\n"
+        f"Champion score distribution {state}: {prediction['test']} p-value "
+        f"{prediction['score']:.4g} (threshold {prediction['threshold']}); mean score "
+        f"{prediction['reference_mean']:.3f} on the reference, "
+        f"{prediction['current_mean']:.3f} now."
+    )
+
+
+def _concept_section(drift: dict[str, Any]) -> str:
+    concept = drift.get("concept_drift")
+    if not concept:
+        return "## Concept drift\n\nNot measured: this batch has no labels."
+    state = "**detected**" if concept["detected"] else "not detected"
+    return (
+        "## Concept drift\n\n"
+        f"Concept drift {state}: champion {concept['metric']} {concept['current']:.3f} on "
+        f"{concept['labelled_rows']} labelled rows vs {concept['reference']:.3f} at training "
+        f"(drop {concept['drop']:.3f}, threshold {concept['threshold']})."
+    )
+
+
+def _quality_section(drift: dict[str, Any], predict: dict[str, Any] | None) -> str:
+    quality = drift.get("data_quality") or {}
+    if not quality:
+        return ""
+    lines = [
+        "## Data quality",
+        "",
+        f"- Rows: {quality.get('current_rows')} current, {quality.get('reference_rows')} "
+        f"reference ({quality.get('sampled_rows')} sampled for the tests)",
+        f"- Rejected rows: {quality.get('rejected_rows', 0)}",
+    ]
+    reasons = (predict or {}).get("rejection_reasons") or {}
+    for reason, count in list(reasons.items())[:5]:
+        lines.append(f"  - {reason}: {count}")
+    missing = quality.get("missing_rates") or {}
+    if missing:
+        shown = ", ".join(f"{k} {v:.1%}" for k, v in list(missing.items())[:8])
+        lines.append(f"- Missing values: {shown}")
+    else:
+        lines.append("- Missing values: none")
+    if quality.get("newly_missing"):
+        lines.append(f"- Newly missing (complete in the reference): {quality['newly_missing']}")
+    if quality.get("extra_columns"):
+        lines.append(f"- Ignored unexpected columns: {', '.join(quality['extra_columns'])}")
+    return "\n".join(lines)
+
+
+def _retrain_section(retrain: dict[str, Any] | None) -> str:
+    if not retrain:
+        return "## Retraining\n\nNot run."
+    lines = ["## Retraining", ""]
+    if not retrain.get("retrained"):
+        lines.append("Not retrained: " + "; ".join(retrain.get("reasons", [])) + ".")
+        return "\n".join(lines)
+    lines.append(f"Trigger: {'; '.join(retrain.get('trigger', []))}.")
+    lines.append("")
+    comparison = retrain.get("comparison") or {}
+    challenger = comparison.get("challenger") or {}
+    champion = comparison.get("champion") or {}
+    lines.append(
+        f"Challenger v{retrain.get('challenger_version')} ({retrain.get('estimator')}, "
+        f"{retrain.get('training_rows')} training rows) vs champion "
+        f"v{retrain.get('champion_version')}, on {comparison.get('evaluated_on')}:"
+    )
+    lines += ["", "| metric | challenger | champion |", "| --- | ---: | ---: |"]
+    for metric, value in challenger.items():
+        old = champion.get(metric)
+        lines.append(f"| {metric} | {value:.4f} | {'-' if old is None else f'{old:.4f}'} |")
+    lines += ["", f"Decision: **{retrain.get('decision')}**"]
+    lines += [f"- {reason}" for reason in retrain.get("reasons", [])]
+    return "\n".join(lines)
+
+
+def _predict_section(predict: dict[str, Any] | None) -> str:
+    if not predict:
+        return ""
+    quantiles = predict.get("score_quantiles") or {}
+    rate = predict.get("positive_rate")
+    return (
+        "## Batch prediction\n\n"
+        f"Champion v{predict.get('model_version')} scored {predict.get('scored_rows')} of "
+        f"{predict.get('rows')} rows ({predict.get('rejected_rows')} rejected) at "
+        f"{predict.get('rows_per_second', 0):,.0f} rows/s; predicted positive rate "
+        f"{'-' if rate is None else f'{rate:.1%}'}; score quantiles "
+        + ", ".join(f"{k} {v:.3f}" for k, v in quantiles.items())
+        + "."
+    )
+
+
+def _links_section(drift: dict[str, Any], retrain: dict[str, Any] | None) -> str:
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+    repository = os.environ.get("GITHUB_REPOSITORY")
+    run_id = os.environ.get("GITHUB_RUN_ID")
+    lines = ["## Links", ""]
+    if repository and run_id:
+        run_url = f"{server}/{repository}/actions/runs/{run_id}"
+        lines.append(f"- Workflow run: {run_url}")
+        lines.append(f"- HTML drift report: artifact `drift-report` of {run_url}#artifacts")
+    else:
+        lines.append("- Workflow run: local run (no GitHub Actions context)")
+        lines.append("- HTML drift report: `drift_report.html` beside this report")
+    tracking = os.environ.get("MLFLOW_TRACKING_URI", "")
+    for label, run in (
+        ("MLflow drift run", drift.get("mlflow_run_id")),
+        ("MLflow challenger run", (retrain or {}).get("challenger_run_id")),
+    ):
+        if not run:
+            continue
+        if tracking.startswith("http"):
+            lines.append(f"- {label}: {tracking.rstrip('/')}/#/runs/{run}")
+        else:
+            lines.append(f"- {label}: `{run}` (open with `mlflow ui`)")
+    return "\n".join(lines)
+
+
+def _history_section(history: list[dict[str, Any]]) -> str:
+    if not history:
+        return ""
+    periods = ", ".join(f'"{h["period"]}"' for h in history)
+    shares = ", ".join(f"{100 * h['drift_share']:.0f}" for h in history)
+    table = ["| period | drifted features | share | verdict |", "| --- | ---: | ---: | --- |"]
+    for h in reversed(history):
+        verdict = "drift" if h["drift_detected"] else "no drift"
+        table.append(
+            f"| {h['period']} | {h['n_drifted_features']} | {h['drift_share']:.0%} | {verdict} |"
+        )
+    chart = (
+        "```mermaid\nxychart-beta\n"
+        '    title "Share of drifted features per period (%)"\n'
+        f"    x-axis [{periods}]\n"
+        '    y-axis "drifted %" 0 --> 100\n'
+        f"    bar [{shares}]\n```"
+    )
+    return "## Drift history\n\n" + chart + "\n\n" + "\n".join(table)

@@ -1,0 +1,162 @@
+"""Retraining: asks the policy whether to retrain, trains a challenger, compares it with the champion.
+
+The challenger learns from the champion's reference data plus half of this period's labelled
+rows; the other half (stratified, never seen by either model) is where the two are compared,
+so "better" means better on the same recent data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.config import ModelConfig
+from pipeline.policy import promotion_decision, retrain_decision
+from pipeline.registry import CHAMPION, Registry
+from pipeline.results import write_json_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipeline.schema import ValidatedBatch
+
+RETRAIN_FILE = "retrain.json"
+_MIN_HOLDOUT_LABELS = 40
+
+
+@dataclass
+class Comparison:
+    evaluated_on: str
+    rows: int
+    challenger: dict[str, float]
+    champion: dict[str, float] | None
+
+
+@dataclass
+class RetrainResult:
+    model: str
+    retrained: bool
+    decision: str
+    reasons: list[str]
+    trigger: list[str]
+    champion_version: int | None
+    challenger_version: int | None = None
+    challenger_run_id: str | None = None
+    estimator: str | None = None
+    candidates: dict[str, float] = field(default_factory=dict)
+    training_rows: int = 0
+    comparison: Comparison | None = None
+    created_at: str = ""
+
+
+def run_retrain(
+    registry: Registry,
+    config: ModelConfig,
+    current: ValidatedBatch,
+    drift: dict[str, Any],
+    out_file: Path,
+    force: bool = False,
+    seed: int = 0,
+    period: str = "",
+) -> RetrainResult:
+    """Decide, maybe train, compare; write ``retrain.json`` and tag the challenger in MLflow."""
+    from pipeline.schema import validate_batch
+    from pipeline.train import evaluate, labelled_rows, train
+
+    now = datetime.now(timezone.utc)
+    champion = registry.by_alias(CHAMPION)
+    age_days = None
+    if champion is not None:
+        age_days = (now - datetime.fromisoformat(champion.created_at)).total_seconds() / 86400
+    concept = bool((drift.get("concept_drift") or {}).get("detected"))
+    decision = retrain_decision(
+        bool(drift.get("drift_detected")),
+        concept,
+        current.labelled_rows,
+        age_days,
+        force,
+        config.thresholds,
+    )
+    result = RetrainResult(
+        model=config.name,
+        retrained=False,
+        decision="skip",
+        reasons=decision.reasons,
+        trigger=decision.reasons,
+        champion_version=champion.version if champion else None,
+        created_at=now.isoformat(timespec="seconds"),
+    )
+    if not decision.positive:
+        write_json_atomic(out_file, result)
+        return result
+
+    reference = None
+    if champion is not None:
+        raw = registry.load_reference(champion)
+        reference = validate_batch(raw, config, f"reference of version {champion.version}").frame
+    recent = current.frame[current.frame["__label__"].notna()]
+    training, holdout, evaluated_on = _split_recent(recent, reference, seed)
+    outcome = train(config, training, seed)
+    trigger = "; ".join(decision.reasons)
+    info = registry.log_training(
+        outcome, training, reason=trigger, tags={"driftgate.period": period} if period else None
+    )
+
+    features, labels = labelled_rows(holdout, config)
+    challenger_metrics = evaluate(outcome.model, features, labels, config.decision_threshold)
+    champion_metrics = None
+    if champion is not None:
+        champion_model = registry.load_model(champion)
+        champion_metrics = evaluate(champion_model, features, labels, config.decision_threshold)
+    promotion = promotion_decision(
+        challenger_metrics, champion_metrics, config.thresholds, config.primary_metric
+    )
+    registry.tag_version(info.version, "driftgate.decision", promotion.outcome)
+    registry.tag_version(info.version, "driftgate.decision_reasons", " | ".join(promotion.reasons))
+    result.retrained = True
+    result.decision = promotion.outcome
+    result.reasons = promotion.reasons
+    result.challenger_version = info.version
+    result.challenger_run_id = info.run_id
+    result.estimator = outcome.estimator_name
+    result.candidates = {c.name: round(c.cv_score, 4) for c in outcome.candidates}
+    result.training_rows = len(training)
+    result.comparison = Comparison(
+        evaluated_on=evaluated_on,
+        rows=len(labels),
+        challenger=_rounded(challenger_metrics),
+        champion=_rounded(champion_metrics) if champion_metrics else None,
+    )
+    write_json_atomic(out_file, result)
+    return result
+
+
+def _split_recent(
+    recent: pd.DataFrame, reference: pd.DataFrame | None, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Training rows (reference plus half the recent labels) and the rows to compare on."""
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    labels = recent["__label__"]
+    if len(recent) >= 2 * _MIN_HOLDOUT_LABELS and labels.nunique() == 2:
+        learn, holdout = train_test_split(
+            recent, test_size=0.5, stratify=labels, random_state=seed
+        )
+        training = pd.concat([f for f in (reference, learn) if f is not None], ignore_index=True)
+        return training, holdout, f"held-out half of this period's labelled rows ({len(holdout)})"
+    if reference is None:
+        from pipeline.errors import DataError
+
+        raise DataError("no champion and too few labelled rows to train and compare a model")
+    # Forced retraining without fresh labels: compare on a held-out slice of the reference.
+    learn, holdout = train_test_split(
+        reference, test_size=0.2, stratify=reference["__label__"], random_state=seed
+    )
+    return learn, holdout, f"held-out 20% of the reference data ({len(holdout)} rows)"
+
+
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in metrics.items()}
