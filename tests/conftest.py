@@ -1,0 +1,85 @@
+"""Shared fixtures: every test runs against its own output folder and a session-wide MLflow store.
+
+Settings come from the repository's pyproject.toml, shrunk through the same environment
+overrides a user has (small batches, one search iteration) so the suite runs in minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import ModelConfig, Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+IBM = REPO.parent / "shared" / "data" / "ibm_hr_attrition.csv"
+
+SMALL = {
+    "PIPELINE_ATTRITION_TRAINING_ROWS": "1500",
+    "PIPELINE_ATTRITION_BATCH_ROWS": "1000",
+    "PIPELINE_ATTRITION_SEARCH_ITERATIONS": "1",
+    "PIPELINE_ATTRITION_CV_FOLDS": "2",
+}
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def mlflow_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mlflow")
+
+
+@pytest.fixture
+def project(tmp_path: Path, mlflow_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder with the repository's settings, its own outputs and a shared registry."""
+    monkeypatch.setenv("PIPELINE_CONFIG", str(REPO / "pyproject.toml"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir / 'mlruns.db'}")
+    monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(mlflow_dir / "artifacts"))
+    monkeypatch.setenv("PIPELINE_OUTPUT_DIR", str(tmp_path / "outputs"))
+    monkeypatch.setenv("PIPELINE_DATA_DIR", str(tmp_path / "data"))
+    for key in ("GITHUB_OUTPUT", "GITHUB_RUN_ID", "GITHUB_REPOSITORY"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in SMALL.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def settings(project: Path) -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def config(settings: Settings) -> ModelConfig:
+    return settings.model("attrition")
+
+
+def run_cli(*args: str) -> CliResult:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli(project: Path) -> Iterator[object]:
+    yield run_cli
+
+
+def files_in(folder: Path) -> list[str]:
+    """Every file under ``folder``, temp files included: what a failed step left behind."""
+    if not folder.exists():
+        return []
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())

@@ -1,0 +1,114 @@
+"""The monthly cycle end to end, on small synthetic data with a real MLflow store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_settings
+from pipeline.registry import Registry
+
+from conftest import files_in, run_cli
+
+
+@pytest.fixture
+def fresh_registry(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'cycle.db'}")
+    monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(project / "artifacts"))
+    return project
+
+
+def _aliases() -> dict[str, int]:
+    settings = load_settings()
+    registry = Registry(settings, settings.model("attrition"))
+    return {
+        alias: info.version
+        for alias in ("champion", "challenger", "previous")
+        if (info := registry.by_alias(alias)) is not None
+    }
+
+
+def test_plain_month_then_drifted_month_then_promotion_and_rollback(
+    fresh_registry: Path,
+) -> None:
+    project = fresh_registry
+    first = run_cli("run", "--period", "2026-10", "--dry-run")
+    assert first.code == 0, first.stderr
+    cycle = json.loads(first.stdout)
+    assert cycle["bootstrapped_version"] == 1
+    assert cycle["drift_detected"] is False and cycle["retrain_decision"] == "skip"
+    october = project / "outputs" / "attrition" / "2026-10"
+    assert {"predict.json", "predictions.parquet", "drift.json", "drift_report.html",
+            "retrain.json", "issue.md", "issue.json", "cycle.json"} <= set(files_in(october))
+    assert (october / "issue.md").read_text().startswith("**No drift**: all 30 features stable")
+    assert _aliases() == {"champion": 1, "challenger": 1}
+
+    second = run_cli("run", "--period", "2026-11", "--simulate-drift", "--dry-run")
+    assert second.code == 0, second.stderr
+    november = project / "outputs" / "attrition" / "2026-11"
+    drift = json.loads((november / "drift.json").read_text())
+    assert drift["drift_detected"] is True
+    assert "MonthlyIncome" in drift["drifted_features"]
+    assert drift["concept_drift"]["detected"] is True
+    retrain = json.loads((november / "retrain.json").read_text())
+    assert retrain["retrained"] is True and retrain["challenger_version"] == 2
+    assert retrain["decision"] in ("promote", "keep") and retrain["reasons"]
+    assert retrain["comparison"]["champion"] is not None
+    issue = (november / "issue.md").read_text()
+    assert issue.startswith("**Drift detected**")
+    assert "| MonthlyIncome | ks |" in issue
+    assert 'x-axis ["2026-10", "2026-11"]' in issue
+    assert _aliases() == {"champion": 1, "challenger": 2}
+    log_lines = (project / "outputs" / "attrition" / "prediction_log.jsonl").read_text()
+    assert len(log_lines.splitlines()) == 2
+
+    promoted = run_cli("promote", "--model-version", "2")
+    assert promoted.code == 0, promoted.stderr
+    assert json.loads(promoted.stdout)["changed"] is True
+    assert _aliases() == {"champion": 2, "challenger": 2, "previous": 1}
+    again = run_cli("promote", "--run-id", retrain["challenger_run_id"])
+    assert again.code == 0 and json.loads(again.stdout)["changed"] is False
+
+    rolled = run_cli("rollback")
+    assert rolled.code == 0, rolled.stderr
+    assert _aliases() == {"champion": 1, "challenger": 2, "previous": 2}
+
+
+def test_promote_unknown_version_or_run(fresh_registry: Path) -> None:
+    assert run_cli("train").code == 0
+    missing = run_cli("promote", "--model-version", "42")
+    assert missing.code != 0
+    assert missing.stderr.strip() == "error: model 'attrition' has no version 42 in the registry"
+    unknown = run_cli("promote", "--run-id", "0123abcd")
+    assert unknown.code != 0
+    assert "no version of model 'attrition' was trained by run '0123abcd'" in unknown.stderr
+
+
+def test_predict_rejects_rows_and_refuses_bad_batches(fresh_registry: Path) -> None:
+    import pandas as pd
+
+    from pipeline.synthetic import generate
+
+    project = fresh_registry
+    assert run_cli("train").code == 0
+    settings = load_settings()
+    batch = generate(settings.model("attrition"), 500, seed=9)
+    batch.loc[[0, 1], "Age"] = float("nan")
+    batch.loc[2, "Age"] = 150
+    good = project / "batch.csv"
+    batch.to_csv(good, index=False)
+    result = run_cli("predict", "--input", str(good), "--out", "scored")
+    assert result.code == 0, result.stderr
+    summary = json.loads((project / "scored" / "predict.json").read_text())
+    assert summary["rows"] == 500 and summary["rejected_rows"] == 3
+    assert summary["rejection_reasons"] == {"missing Age": 2, "Age outside [14, 100]": 1}
+    scored = pd.read_parquet(project / "scored" / "predictions.parquet")
+    assert len(scored) == 500 and scored["score"].isna().sum() == 3
+
+    bad = project / "bad.csv"
+    batch.drop(columns="OverTime").to_csv(bad, index=False)
+    failed = run_cli("predict", "--input", str(bad), "--out", "failed")
+    assert failed.code != 0 and "missing column(s) 'OverTime'" in failed.stderr
+    assert files_in(project / "failed") == []

@@ -1,0 +1,79 @@
+"""Drift on real data (the IBM table, when ../shared is present) and its false-alarm rate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.config import ModelConfig
+from pipeline.drift import detect_drift
+from pipeline.schema import validate_batch
+from pipeline.synthetic import generate
+
+from conftest import IBM, run_cli
+
+needs_ibm = pytest.mark.skipif(not IBM.exists(), reason="../shared/data is not beside the repo")
+
+
+def _halves(project: Path, seed: int) -> tuple[Path, pd.DataFrame]:
+    table = pd.read_csv(IBM, encoding="utf-8-sig")
+    first = table.sample(frac=0.5, random_state=seed)
+    reference = project / "first_half.csv"
+    first.to_csv(reference, index=False)
+    return reference, table.drop(first.index)
+
+
+@needs_ibm
+def test_two_random_halves_of_the_ibm_table_do_not_drift(project: Path) -> None:
+    reference, second = _halves(project, seed=1)
+    current = project / "second_half.csv"
+    second.to_csv(current, index=False)
+    result = run_cli(
+        "drift", "--reference", str(reference), "--current", str(current), "--out", "out"
+    )
+    assert result.code == 0, result.stderr
+    drift = json.loads((project / "out" / "drift.json").read_text())
+    assert drift["drift_detected"] is False
+    assert drift["drifted_features"] == []
+    assert len(drift["features"]) == 30
+    assert (project / "out" / "drift_report.html").stat().st_size > 10_000
+
+
+@needs_ibm
+def test_monthly_income_times_one_and_a_half_is_caught_and_named(project: Path) -> None:
+    reference, second = _halves(project, seed=1)
+    current = project / "richer_half.csv"
+    second.assign(MonthlyIncome=second["MonthlyIncome"] * 1.5).to_csv(current, index=False)
+    result = run_cli(
+        "drift", "--reference", str(reference), "--current", str(current), "--out", "out"
+    )
+    assert result.code == 0, result.stderr
+    drift = json.loads((project / "out" / "drift.json").read_text())
+    assert drift["drift_detected"] is True
+    assert drift["drifted_features"] == ["MonthlyIncome"]
+    row = drift["features"][0]
+    assert row["name"] == "MonthlyIncome" and row["drifted"] and row["test"] == "ks"
+    assert drift["mlflow_run_id"]
+
+
+def test_same_distribution_months_rarely_cry_wolf(config: ModelConfig) -> None:
+    """20 same-distribution months against one reference: at most 2 false alarms (alpha 5%)."""
+    reference = validate_batch(generate(config, 2000, seed=100), config, "reference")
+    alarms = []
+    for month in range(20):
+        current = validate_batch(generate(config, 1000, seed=200 + month), config, "current")
+        result, _ = detect_drift(config, reference, current, "reference", f"month {month}")
+        if result.drift_detected:
+            alarms.append((month, result.drifted_features))
+    assert len(alarms) <= 2, alarms
+
+
+def test_a_shift_of_an_important_feature_is_caught(config: ModelConfig) -> None:
+    reference = validate_batch(generate(config, 2000, seed=100), config, "reference")
+    shifted = generate(config, 1000, seed=300, drift="covariate")
+    result, _ = detect_drift(config, reference, validate_batch(shifted, config, "x"), "r", "c")
+    assert result.drift_detected
+    assert "MonthlyIncome" in result.drifted_features

@@ -1,0 +1,61 @@
+from pipeline.config import Thresholds
+from pipeline.policy import (
+    drift_verdict,
+    per_column_threshold,
+    promotion_decision,
+    retrain_decision,
+)
+
+T = Thresholds()
+
+
+def test_bonferroni_threshold_divides_the_family_alpha() -> None:
+    assert per_column_threshold(Thresholds(feature_alpha=0.05), 25) == 0.002
+
+
+def test_no_drift_when_nothing_moved() -> None:
+    verdict = drift_verdict(30, [], T, prediction_drifted=False, metric_drop=0.01)
+    assert verdict.outcome == "no_drift" and not verdict.positive
+    assert "family-wise" in verdict.reasons[0]
+
+
+def test_one_drifted_feature_is_drift_and_named() -> None:
+    verdict = drift_verdict(30, ["MonthlyIncome"], T, prediction_drifted=False, metric_drop=None)
+    assert verdict.positive
+    assert "MonthlyIncome" in verdict.reasons[0]
+
+
+def test_dataset_share_and_prediction_and_concept_reasons() -> None:
+    verdict = drift_verdict(
+        4, ["a", "b"], Thresholds(drift_share=0.5), prediction_drifted=True, metric_drop=0.2
+    )
+    text = " ".join(verdict.reasons)
+    assert "50%" in text and "score distribution" in text and "concept drift" in text
+
+
+def test_retrain_skips_without_a_trigger() -> None:
+    decision = retrain_decision(False, False, 5000, 10, False, T)
+    assert decision.outcome == "skip"
+
+
+def test_retrain_on_drift_needs_enough_labels() -> None:
+    waiting = retrain_decision(True, False, 10, 10, False, T)
+    assert waiting.outcome == "skip" and "only 10 new labelled rows" in waiting.reasons[-1]
+    assert retrain_decision(True, False, 500, 10, False, T).outcome == "retrain"
+
+
+def test_retrain_on_age_and_force() -> None:
+    old = retrain_decision(False, False, 500, T.max_model_age_days + 1, False, T)
+    assert old.outcome == "retrain" and "days old" in old.reasons[0]
+    forced = retrain_decision(False, False, 0, 1, True, T)
+    assert forced.outcome == "retrain" and forced.reasons[0] == "retraining was forced"
+
+
+def test_promote_needs_gates_and_improvement() -> None:
+    good = {"roc_auc": 0.85, "f1": 0.5}
+    assert promotion_decision(good, None, T).outcome == "promote"
+    assert promotion_decision(good, {"roc_auc": 0.80}, T).outcome == "promote"
+    same = promotion_decision(good, {"roc_auc": 0.849}, T)
+    assert same.outcome == "keep" and "not enough improvement" in same.reasons[0]
+    weak = promotion_decision({"roc_auc": 0.6, "f1": 0.5}, {"roc_auc": 0.5}, T)
+    assert weak.outcome == "keep" and "below the gate" in weak.reasons[0]

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+from pipeline.report import RunResults, load_results, render_issue
+from pipeline.results import write_json_atomic
+
+DRIFT = {
+    "drift_detected": True,
+    "reasons": ["1 of 3 features drifted (MonthlyIncome)"],
+    "n_features": 3,
+    "n_drifted_features": 1,
+    "drift_share": 0.3333,
+    "drift_share_threshold": 0.3,
+    "per_column_threshold": 0.0167,
+    "feature_alpha": 0.05,
+    "model_version": 1,
+    "features": [
+        {"name": "MonthlyIncome", "test": "ks", "score": 1e-9, "threshold": 0.0167,
+         "drifted": True},
+        {"name": "Age", "test": "ks", "score": 0.4, "threshold": 0.0167, "drifted": False},
+    ],
+    "prediction_drift": None,
+    "concept_drift": None,
+    "data_quality": {"current_rows": 10, "reference_rows": 20, "sampled_rows": 10,
+                     "rejected_rows": 0, "missing_rates": {}},
+}
+
+
+def test_verdict_comes_first_and_drifted_rows_lead_the_table() -> None:
+    draft = render_issue(RunResults("attrition", "2026-11", drift=DRIFT))
+    first = draft.body.splitlines()[0]
+    assert first.startswith("**Drift detected**: 1 of 3 features drifted (MonthlyIncome)")
+    assert draft.title == "Drift report: attrition 2026-11"
+    assert draft.labels == ["drift-report", "drift-detected", "attrition"]
+    table = [line for line in draft.body.splitlines() if line.startswith("| ")]
+    assert table[2].startswith("| MonthlyIncome | ks |") and table[2].endswith("**yes** |")
+    assert draft.body.rstrip().endswith(
+        "<!-- driftgate:drift-report model=attrition period=2026-11 -->"
+    )
+
+
+def test_history_chart_covers_earlier_periods(tmp_path: Path) -> None:
+    for period, share in (("2026-09", 0.0), ("2026-10", 0.1), ("2026-11", 0.3333)):
+        write_json_atomic(
+            tmp_path / period / "drift.json",
+            {**DRIFT, "drift_share": share, "drift_detected": share > 0},
+        )
+    later = tmp_path / "2026-12"
+    later.mkdir()
+    body = render_issue(load_results(tmp_path / "2026-11", "attrition", "2026-11")).body
+    assert 'x-axis ["2026-09", "2026-10", "2026-11"]' in body
+    assert "bar [0, 10, 33]" in body
+    assert "2026-12" not in body
