@@ -39,14 +39,23 @@ def cmd_data_generate(args: argparse.Namespace, settings: Settings) -> Any:
 
     config = settings.model(args.model)
     rows = args.rows or config.batch_rows
-    out = Path(args.out) if args.out else (
-        settings.path(settings.data_dir) / config.name / f"batch-{args.drift}-{args.seed}.csv"
+    out = (
+        Path(args.out)
+        if args.out
+        else (
+            settings.path(settings.data_dir) / config.name / f"batch-{args.drift}-{args.seed}.csv"
+        )
     )
     path = generate_batch(
         settings, config, out, rows, args.seed, args.drift, labels=not args.no_labels
     )
-    return {"model": config.name, "rows": rows, "drift": args.drift, "seed": args.seed,
-            "path": str(path)}
+    return {
+        "model": config.name,
+        "rows": rows,
+        "drift": args.drift,
+        "seed": args.seed,
+        "path": str(path),
+    }
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> Any:
@@ -59,23 +68,34 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> Any:
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.cycle import predict_step
 
-    return predict_step(settings, settings.model(args.model), Path(args.input),
-                        _out_dir(args, settings))
+    return predict_step(
+        settings, settings.model(args.model), Path(args.input), _out_dir(args, settings)
+    )
 
 
 def cmd_drift(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.cycle import drift_step
 
     reference = Path(args.reference) if args.reference else None
-    return drift_step(settings, settings.model(args.model), Path(args.current),
-                      _out_dir(args, settings), reference)
+    return drift_step(
+        settings,
+        settings.model(args.model),
+        Path(args.current),
+        _out_dir(args, settings),
+        reference,
+    )
 
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.cycle import retrain_step
 
-    return retrain_step(settings, settings.model(args.model), Path(args.current),
-                        _out_dir(args, settings), force=args.force)
+    return retrain_step(
+        settings,
+        settings.model(args.model),
+        Path(args.current),
+        _out_dir(args, settings),
+        force=args.force,
+    )
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> Any:
@@ -83,16 +103,23 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> Any:
 
     draft = report_step(settings.model(args.model), _out_dir(args, settings), args.dry_run)
     if args.dry_run:
-        print(f"title: {draft.title}\nlabels: {', '.join(draft.labels)}\n\n{draft.body}",
-              file=sys.stderr)
+        print(
+            f"title: {draft.title}\nlabels: {', '.join(draft.labels)}\n\n{draft.body}",
+            file=sys.stderr,
+        )
     return {"title": draft.title, "labels": draft.labels, "dry_run": args.dry_run}
 
 
 def cmd_promote(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.cycle import promote_step
 
-    return promote_step(settings, settings.model(args.model), version=args.model_version,
-                        run_id=args.run_id, reason=args.reason)
+    return promote_step(
+        settings,
+        settings.model(args.model),
+        version=args.model_version,
+        run_id=args.run_id,
+        reason=args.reason,
+    )
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> Any:
@@ -117,8 +144,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--model", help="model name from [tool.pipeline.models] (default: "
-                        "the configured default_model)")
+    common.add_argument(
+        "--model",
+        help="model name from [tool.pipeline.models] (default: " "the configured default_model)",
+    )
     common.add_argument("--debug", action="store_true", help="show tracebacks and warnings")
 
     parser = argparse.ArgumentParser(

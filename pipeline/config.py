@@ -1,4 +1,4 @@
-"""Settings: one ``[tool.pipeline]`` section in pyproject.toml, every key overridable by environment.
+"""Settings: one ``[tool.pipeline]`` section in pyproject.toml, each key overridable by env.
 
 Global keys are overridden by ``PIPELINE_<KEY>`` (``MLFLOW_TRACKING_URI`` for the tracking URI,
 as MLflow users expect); per-model keys and thresholds by ``PIPELINE_<MODEL>_<KEY>``.
@@ -186,7 +186,9 @@ def _parse_model(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> M
     columns = tuple(_parse_column(name, col, spec) for col, spec in raw_columns.items())
 
     scalars = {
-        k: v for k, v in raw.items() if k not in {"thresholds", "columns", "synthetic", "candidates"}
+        k: v
+        for k, v in raw.items()
+        if k not in {"thresholds", "columns", "synthetic", "candidates"}
     }
     scalars = _override(
         scalars,
@@ -195,9 +197,11 @@ def _parse_model(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> M
         env,
         skip={"name", "columns", "thresholds", "synthetic", "candidates"},
     )
-    candidates = tuple(env.get(prefix + "CANDIDATES", "").split(",")) if env.get(
-        prefix + "CANDIDATES"
-    ) else tuple(raw.get("candidates", ModelConfig.candidates))
+    candidates = (
+        tuple(env.get(prefix + "CANDIDATES", "").split(","))
+        if env.get(prefix + "CANDIDATES")
+        else tuple(raw.get("candidates", ModelConfig.candidates))
+    )
     known = {f.name for f in dataclasses.fields(ModelConfig)}
     unknown = set(scalars) - known
     if unknown:
@@ -214,7 +218,9 @@ def _parse_model(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> M
     )
     targets = config.columns_with_role("target")
     if len(targets) != 1 or targets[0].name != config.target:
-        raise ConfigError(f"{where}: exactly one column must have role 'target', named {config.target}")
+        raise ConfigError(
+            f"{where}: exactly one column must have role 'target', named {config.target}"
+        )
     if config.positive_class not in targets[0].levels:
         raise ConfigError(
             f"{where}: positive_class '{config.positive_class}' is not a level of {config.target}"

@@ -1,4 +1,4 @@
-"""The monthly cycle's steps (train, predict, drift, retrain, report, promote, rollback) and their order.
+"""The monthly cycle's steps (train, predict, drift, retrain, report, promote, rollback).
 
 Each step reads its inputs from files or MLflow, writes one JSON result, and returns it; the CLI
 calls a step per command and ``run_cycle`` calls them in the order the workflow does.
@@ -260,9 +260,7 @@ def promote_step(
             failed.append(f"test {metric} {value} is below the gate {minimum}")
     if failed:
         registry.tag_version(target.version, "driftgate.promotion_refused", "; ".join(failed))
-        raise GateError(
-            f"version {target.version} of '{config.name}' refused: {'; '.join(failed)}"
-        )
+        raise GateError(f"version {target.version} of '{config.name}' refused: {'; '.join(failed)}")
     return registry.promote(target.version, reason)
 
 
@@ -303,9 +301,7 @@ def run_cycle(
         current = settings.path(settings.data_dir) / config.name / f"{period}-{kind}.csv"
         log.info("no --current given: generating the %s batch (%s drift)", period, kind)
         seed = period_seed(period)
-        generate_batch(
-            settings, config, current, config.batch_rows, seed, kind, start_id=seed * 10
-        )
+        generate_batch(settings, config, current, config.batch_rows, seed, kind, start_id=seed * 10)
     log.info("step 1/4: batch prediction")
     predict_step(settings, config, current, out_dir)
     log.info("step 2/4: drift detection")

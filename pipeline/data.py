@@ -1,4 +1,4 @@
-"""Reading and writing batches: CSV (with or without a UTF-8 BOM) and Parquet, whole or in chunks."""
+"""Reading and writing batches: CSV (with or without a UTF-8 BOM) and Parquet, whole or chunked."""
 
 from __future__ import annotations
 

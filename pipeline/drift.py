@@ -232,9 +232,7 @@ def _register_homogeneity_test() -> None:
     def homogeneity(
         reference: pd.Series, current: pd.Series, feature_type: Any, threshold: float
     ) -> tuple[float, bool]:
-        table = pd.concat(
-            [reference.value_counts(), current.value_counts()], axis=1
-        ).fillna(0)
+        table = pd.concat([reference.value_counts(), current.value_counts()], axis=1).fillna(0)
         if len(table) < 2:
             return 1.0, False
         p_value = float(chi2_contingency(table.to_numpy().T, correction=False)[1])
@@ -258,7 +256,7 @@ def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
 
 
 def _column_results(snapshot: dict[str, Any]) -> tuple[dict[str, float], dict[str, bool]]:
-    """Per column: the test's p-value (from the metrics) and Evidently's drifted flag (its tests)."""
+    """Per column: the test's p-value (from the metrics) and Evidently's drifted flag (tests)."""
     scores: dict[str, float] = {}
     drifted: dict[str, bool] = {}
     for metric in snapshot.get("metrics", []):
@@ -312,7 +310,7 @@ def _quality(
         current_rows=len(current.frame),
         sampled_rows=sampled,
         rejected_rows=current.rejected_rows,
-        missing_rates={k: round(float(v), 4) for k, v in now.items() if v > 0},
+        missing_rates={str(k): round(float(v), 4) for k, v in now.items() if v > 0},
         newly_missing=[k for k in features if now[k] > 0 and before[k] == 0],
         extra_columns=current.extra_columns,
     )

@@ -67,7 +67,7 @@ def retrain_decision(
     force: bool,
     thresholds: Thresholds,
 ) -> Decision:
-    """Retrain on a trigger (drift, a performance drop, the model's age, --force) with enough labels."""
+    """Retrain on a trigger (drift, performance drop, age, --force) with enough labels."""
     triggers: list[str] = []
     if force:
         triggers.append("retraining was forced")

@@ -124,6 +124,7 @@ def predict_file(
     chunk_rows: int,
 ) -> PredictionSummary:
     """Score ``source`` into ``out_dir/predictions.parquet`` and ``out_dir/predict.json``."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -149,8 +150,8 @@ def predict_file(
                 if writer is None:
                     writer = pq.ParquetWriter(predictions_path, table.schema)
                 writer.write_table(table)
-                accepted_scores = scored["score"].to_numpy()[batch.accepted.to_numpy()]
-                stats.add(accepted_scores, config.decision_threshold)
+                scores = scored["score"].to_numpy()
+                stats.add(scores[~np.isnan(scores)], config.decision_threshold)
                 rows += len(frame)
                 rejected += batch.rejected_rows
                 labelled += batch.labelled_rows
@@ -164,9 +165,7 @@ def predict_file(
                 raise DataError(f"{source} has no rows")
             empty = [name for name, count in missing.items() if count == rows]
             if empty:
-                raise DataError(
-                    f"column '{empty[0]}' in {source} is empty (all values missing)"
-                )
+                raise DataError(f"column '{empty[0]}' in {source} is empty (all values missing)")
             seconds = time.perf_counter() - started
             summary = PredictionSummary(
                 model=config.name,

@@ -138,8 +138,10 @@ class Registry:
                 mlflow.log_metrics(
                     {
                         **{f"test_{k}": v for k, v in outcome.test_metrics.items() if v == v},
-                        **{f"cv_{c.name}_{self.config.primary_metric}": c.cv_score
-                           for c in outcome.candidates},
+                        **{
+                            f"cv_{c.name}_{self.config.primary_metric}": c.cv_score
+                            for c in outcome.candidates
+                        },
                     }
                 )
                 with tempfile.TemporaryDirectory() as folder:

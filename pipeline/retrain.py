@@ -1,4 +1,4 @@
-"""Retraining: asks the policy whether to retrain, trains a challenger, compares it with the champion.
+"""Retraining: asks the policy whether to retrain, trains a challenger, compares with the champion.
 
 The challenger learns from the champion's reference data plus half of this period's labelled
 rows; the other half (stratified, never seen by either model) is where the two are compared,
@@ -142,9 +142,7 @@ def _split_recent(
 
     labels = recent["__label__"]
     if len(recent) >= 2 * _MIN_HOLDOUT_LABELS and labels.nunique() == 2:
-        learn, holdout = train_test_split(
-            recent, test_size=0.5, stratify=labels, random_state=seed
-        )
+        learn, holdout = train_test_split(recent, test_size=0.5, stratify=labels, random_state=seed)
         training = pd.concat([f for f in (reference, learn) if f is not None], ignore_index=True)
         return training, holdout, f"held-out half of this period's labelled rows ({len(holdout)})"
     if reference is None:

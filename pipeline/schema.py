@@ -119,9 +119,7 @@ def _numeric(column: pd.Series, name: str, source: str, row_offset: int) -> pd.S
     return coerced.astype("float64")
 
 
-def _categorical(
-    column: pd.Series, name: str, levels: tuple[str, ...], source: str
-) -> pd.Series:
+def _categorical(column: pd.Series, name: str, levels: tuple[str, ...], source: str) -> pd.Series:
     text = as_text(column)
     unseen = text.notna() & ~text.isin(levels)
     if unseen.any():
@@ -133,7 +131,7 @@ def _categorical(
 
 
 def as_text(column: pd.Series) -> pd.Series:
-    """Levels as strings, missing values kept missing; no per-value Python work when already text."""
+    """Levels as strings, missing values kept missing; no per-value work when already text."""
     import pandas as pd
 
     if pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):

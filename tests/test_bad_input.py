@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import files_in, run_cli
 
 from pipeline.config import ModelConfig
 from pipeline.synthetic import generate
-
-from conftest import files_in, run_cli
 
 
 @pytest.fixture
@@ -125,9 +124,7 @@ def test_extra_columns_are_reported_not_fatal(
     assert drift["data_quality"]["extra_columns"] == ["Badge"]
 
 
-def test_bom_csv_and_parquet_are_read(
-    project: Path, reference: Path, good: pd.DataFrame
-) -> None:
+def test_bom_csv_and_parquet_are_read(project: Path, reference: Path, good: pd.DataFrame) -> None:
     bom = project / "bom.csv"
     bom.write_bytes(b"\xef\xbb\xbf" + good.to_csv(index=False).encode())
     assert _drift(project, reference, bom)[0] == 0

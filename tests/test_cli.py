@@ -18,14 +18,21 @@ def test_help_lists_every_command() -> None:
         [sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True, cwd=REPO
     )
     assert out.returncode == 0
-    for command in ("data", "train", "predict", "drift", "retrain", "report", "promote",
-                    "rollback", "run"):
+    for command in (
+        "data",
+        "train",
+        "predict",
+        "drift",
+        "retrain",
+        "report",
+        "promote",
+        "rollback",
+        "run",
+    ):
         assert command in out.stdout
 
 
 def test_unknown_model_is_one_line(project: object) -> None:
     result = run_cli("rollback", "--model", "churn")
     assert result.code != 0
-    assert result.stderr.strip() == (
-        "error: unknown model 'churn' (configured models: attrition)"
-    )
+    assert result.stderr.strip() == ("error: unknown model 'churn' (configured models: attrition)")

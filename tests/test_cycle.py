@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import files_in, run_cli
 
 from pipeline.config import load_settings
 from pipeline.registry import Registry
-
-from conftest import files_in, run_cli
 
 
 @pytest.fixture
@@ -40,8 +39,16 @@ def test_plain_month_then_drifted_month_then_promotion_and_rollback(
     assert cycle["bootstrapped_version"] == 1
     assert cycle["drift_detected"] is False and cycle["retrain_decision"] == "skip"
     october = project / "outputs" / "attrition" / "2026-10"
-    assert {"predict.json", "predictions.parquet", "drift.json", "drift_report.html",
-            "retrain.json", "issue.md", "issue.json", "cycle.json"} <= set(files_in(october))
+    assert {
+        "predict.json",
+        "predictions.parquet",
+        "drift.json",
+        "drift_report.html",
+        "retrain.json",
+        "issue.md",
+        "issue.json",
+        "cycle.json",
+    } <= set(files_in(october))
     assert (october / "issue.md").read_text().startswith("**No drift**: all 30 features stable")
     assert _aliases() == {"champion": 1, "challenger": 1}
 

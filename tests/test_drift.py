@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import IBM, run_cli
 
 from pipeline.config import ModelConfig
 from pipeline.drift import detect_drift
 from pipeline.schema import validate_batch
 from pipeline.synthetic import generate
-
-from conftest import IBM, run_cli
 
 needs_ibm = pytest.mark.skipif(not IBM.exists(), reason="../shared/data is not beside the repo")
 

@@ -14,14 +14,24 @@ DRIFT = {
     "feature_alpha": 0.05,
     "model_version": 1,
     "features": [
-        {"name": "MonthlyIncome", "test": "ks", "score": 1e-9, "threshold": 0.0167,
-         "drifted": True},
+        {
+            "name": "MonthlyIncome",
+            "test": "ks",
+            "score": 1e-9,
+            "threshold": 0.0167,
+            "drifted": True,
+        },
         {"name": "Age", "test": "ks", "score": 0.4, "threshold": 0.0167, "drifted": False},
     ],
     "prediction_drift": None,
     "concept_drift": None,
-    "data_quality": {"current_rows": 10, "reference_rows": 20, "sampled_rows": 10,
-                     "rejected_rows": 0, "missing_rates": {}},
+    "data_quality": {
+        "current_rows": 10,
+        "reference_rows": 20,
+        "sampled_rows": 10,
+        "rejected_rows": 0,
+        "missing_rates": {},
+    },
 }
 
 

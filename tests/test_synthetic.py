@@ -1,13 +1,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import IBM
 from sklearn.metrics import roc_auc_score
 
 from pipeline.config import ModelConfig
 from pipeline.synthetic import generate
 from pipeline.train import build_model
-
-from conftest import IBM
 
 
 def _fit(config: ModelConfig, frame: pd.DataFrame):  # type: ignore[no-untyped-def]
