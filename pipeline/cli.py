@@ -213,7 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--period", help="period label (default: this month)")
     run.add_argument("--current", help="current batch (default: synthetic for the period)")
     run.add_argument("--simulate-drift", action="store_true", help="generate a drifted batch")
-    run.add_argument("--force-retrain", action="store_true")
+    run.add_argument(
+        "--force-retrain", action="store_true", help="retrain whatever the policy says"
+    )
     run.add_argument("--dry-run", action="store_true", help="do not call GitHub")
     return parser
 

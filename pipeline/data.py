@@ -50,6 +50,9 @@ def _readable(path: Path, suffix: str) -> Iterator[None]:
         raise
 
 
+PARQUET_ROW_GROUP_ROWS = 100_000
+
+
 def read_batch(path: Path) -> pd.DataFrame:
     """Load a whole batch file."""
     import pandas as pd
@@ -109,7 +112,8 @@ def write_frame(outputs: StagedOutputs, name: str, frame: pd.DataFrame) -> Path:
     if name.endswith(".csv"):
         frame.to_csv(temp, index=False)
     else:
-        frame.to_parquet(temp, index=False)
+        # Readers decode a whole row group at once: bounded groups keep chunked reads bounded.
+        frame.to_parquet(temp, index=False, row_group_size=PARQUET_ROW_GROUP_ROWS)
     return outputs.directory / name
 
 

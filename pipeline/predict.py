@@ -7,18 +7,21 @@ terminal and plain log lines are printed elsewhere (CI logs).
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.config import ModelConfig
 from pipeline.data import count_rows, iter_batch
 from pipeline.errors import DataError
 from pipeline.results import staged_outputs
-from pipeline.schema import validate_batch
+from pipeline.schema import ValidatedBatch, validate_batch
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 PREDICTIONS_FILE = "predictions.parquet"
 SUMMARY_FILE = "predict.json"
 _HISTOGRAM_BINS = 10000
+T = TypeVar("T")
 
 
 @dataclass
@@ -139,8 +143,7 @@ def predict_file(
     try:
         with staged_outputs(out_dir) as outputs:
             predictions_path = outputs.path(PREDICTIONS_FILE)
-            for chunk in iter_batch(source, chunk_rows):
-                batch = validate_batch(chunk, config, str(source), rows, whole_batch=False)
+            for batch in _read_ahead(_validated_chunks(source, config, chunk_rows)):
                 frame = batch.frame
                 extra = batch.extra_columns
                 for name in config.features:
@@ -195,6 +198,59 @@ def predict_file(
     return summary
 
 
+def _validated_chunks(
+    source: Path, config: ModelConfig, chunk_rows: int
+) -> Iterator[ValidatedBatch]:
+    offset = 0
+    for chunk in iter_batch(source, chunk_rows):
+        yield validate_batch(chunk, config, str(source), offset, whole_batch=False)
+        offset += len(chunk)
+
+
+def _read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """Produce the next item in a thread while the caller works on this one.
+
+    Parquet decoding and much of validation release the GIL, so reading chunk n+1 overlaps
+    scoring chunk n (about a tenth faster on two cores). One item ahead bounds the memory; an
+    error in the reader is raised in the caller, and a caller that stops early stops the reader.
+    """
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    return
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+            put("error", error)
+            return
+        put("end", None)
+
+    reader = threading.Thread(target=read, name="driftgate-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, value = handoff.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        reader.join()
+
+
 def score_chunk(
     model: Any, frame: pd.DataFrame, config: ModelConfig, accepted: pd.Series | None
 ) -> pd.DataFrame:
@@ -204,8 +260,12 @@ def score_chunk(
 
     mask = np.ones(len(frame), dtype=bool) if accepted is None else accepted.to_numpy()
     scores = np.full(len(frame), np.nan)
-    if mask.any():
-        scores[mask] = model.predict_proba(frame.loc[mask, config.features])[:, 1]
+    # The model's column transformer picks its features by name and ignores the rest, so the
+    # validated frame goes in as it is: selecting the features first copied every value.
+    if mask.all():
+        scores[:] = model.predict_proba(frame)[:, 1]
+    elif mask.any():
+        scores[mask] = model.predict_proba(frame.iloc[np.flatnonzero(mask)])[:, 1]
     result = pd.DataFrame({"score": scores})
     result["predicted"] = pd.array(
         np.where(mask, scores >= config.decision_threshold, False), dtype="boolean"

@@ -1,0 +1,74 @@
+"""Chunked prediction: same scores as the model, rejected rows counted, bad chunks leave nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import files_in
+
+from pipeline.config import ModelConfig
+from pipeline.errors import DataError
+from pipeline.predict import predict_file
+from pipeline.results import read_json
+from pipeline.schema import validate_batch
+from pipeline.synthetic import generate
+from pipeline.train import build_model, labelled_rows
+
+
+@pytest.fixture
+def model(config: ModelConfig) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    frame = validate_batch(generate(config, 600, seed=3), config, "training").frame
+    features, labels = labelled_rows(frame, config)
+    return build_model(config, LogisticRegression(max_iter=500)).fit(features, labels)
+
+
+def test_chunked_scores_equal_the_model_and_rejected_rows_are_counted(
+    project: Path, config: ModelConfig, model: Any
+) -> None:
+    batch = generate(config, 250, seed=4)
+    batch.loc[[5, 130], "MonthlyIncome"] = np.nan
+    batch.loc[200, "Age"] = 150
+    source = project / "batch.parquet"
+    batch.to_parquet(source, index=False)
+
+    summary = predict_file(model, config, 3, "run-x", source, project / "out", chunk_rows=60)
+
+    predictions = pd.read_parquet(project / "out" / "predictions.parquet")
+    assert len(predictions) == 250 and summary.rows == 250
+    rejected = predictions["score"].isna()
+    assert sorted(predictions.index[rejected]) == [5, 130, 200]
+    expected = model.predict_proba(
+        validate_batch(batch.drop(index=[5, 130, 200]), config, "x").frame[config.features]
+    )[:, 1]
+    np.testing.assert_allclose(predictions.loc[~rejected, "score"].to_numpy(), expected)
+    assert predictions["EmployeeNumber"].tolist() == batch["EmployeeNumber"].tolist()
+
+    written = read_json(project / "out" / "predict.json")
+    assert written["rejected_rows"] == 3 and written["scored_rows"] == 247
+    assert written["rejection_reasons"] == {"missing MonthlyIncome": 2, "Age outside [14, 100]": 1}
+    assert written["model_version"] == 3 and written["chunk_rows"] == 60
+    assert written["positive_rate"] == pytest.approx(float((expected >= 0.5).mean()))
+
+
+def test_a_bad_value_in_a_later_chunk_names_its_row_and_writes_nothing(
+    project: Path, config: ModelConfig, model: Any
+) -> None:
+    batch = generate(config, 250, seed=5)
+    batch["DailyRate"] = batch["DailyRate"].astype(object)
+    batch.loc[187, "DailyRate"] = "twelve"
+    source = project / "batch.csv"
+    batch.to_csv(source, index=False)
+
+    with pytest.raises(DataError) as error:
+        predict_file(model, config, 1, "run-x", source, project / "out", chunk_rows=50)
+
+    assert str(error.value) == (
+        f"column 'DailyRate' in {source} should be numeric but holds 'twelve' (row 188)"
+    )
+    assert files_in(project / "out") == []
