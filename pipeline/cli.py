@@ -99,27 +99,31 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import report_step
+    from pipeline.cycle import current_period, report_failure_step, report_step
 
-    draft = report_step(settings.model(args.model), _out_dir(args, settings), args.dry_run)
-    if args.dry_run:
-        print(
-            f"title: {draft.title}\nlabels: {', '.join(draft.labels)}\n\n{draft.body}",
-            file=sys.stderr,
-        )
-    return {"title": draft.title, "labels": draft.labels, "dry_run": args.dry_run}
+    config = settings.model(args.model)
+    if args.failed_step:
+        period = args.period or current_period()
+        return report_failure_step(config, period, args.failed_step, args.message)
+    return report_step(settings, config, _out_dir(args, settings), args.dry_run)
 
 
 def cmd_promote(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import promote_step
+    from pipeline.cycle import promote_from_event, promote_step
 
+    config = settings.model(args.model)
+    if args.event:
+        return promote_from_event(settings, config, Path(args.event), dry_run=args.dry_run)
     return promote_step(
-        settings,
-        settings.model(args.model),
-        version=args.model_version,
-        run_id=args.run_id,
-        reason=args.reason,
+        settings, config, version=args.model_version, run_id=args.run_id, reason=args.reason
     )
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cycle import sync_step
+
+    names = [args.model] if args.model else sorted(settings.models)
+    return sync_step(settings, [settings.model(name) for name in names])
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> Any:
@@ -198,13 +202,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = add("report", cmd_report, "render the drift issue from the JSON results")
     report.add_argument("--dry-run", action="store_true", help="print instead of publishing")
+    report.add_argument(
+        "--failed-step", help="report that this step of the period's run failed, instead"
+    )
+    report.add_argument(
+        "--message", default="see the workflow run's log", help="what failed (with --failed-step)"
+    )
     add_period(report)
 
     promote = add("promote", cmd_promote, "re-check the gates and move the champion alias")
     which = promote.add_mutually_exclusive_group(required=True)
     which.add_argument("--model-version", type=int, help="registry version to promote")
     which.add_argument("--run-id", help="MLflow run that trained the version to promote")
+    which.add_argument(
+        "--event", help="pull_request event JSON of a closed PR ($GITHUB_EVENT_PATH)"
+    )
     promote.add_argument("--reason", default="manual promotion")
+    promote.add_argument(
+        "--dry-run", action="store_true", help="with --event: print the PR comment, do not post"
+    )
+
+    add("sync", cmd_sync, "make the registry's champions match the model cards")
 
     rollback = add("rollback", cmd_rollback, "champion := previous")
     rollback.add_argument("--reason", default="manual rollback")

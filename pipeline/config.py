@@ -95,6 +95,7 @@ class Settings:
     mlflow_tracking_uri: str = "sqlite:///mlruns.db"
     mlflow_artifact_root: str = "mlartifacts"
     output_dir: str = "outputs"
+    model_cards_dir: str = "model_cards"
     data_dir: str = "data"
     predict_chunk_rows: int = 100000
     models: Mapping[str, ModelConfig] = field(default_factory=dict)
@@ -110,6 +111,16 @@ class Settings:
         """Resolve a configured path against the project root (absolute paths stay as they are)."""
         candidate = Path(relative)
         return candidate if candidate.is_absolute() else self.project_root / candidate
+
+    def card_repo_path(self, model: str) -> str:
+        """The model card's path inside the Git repository (for the promotion PR)."""
+        folder = Path(self.model_cards_dir)
+        if folder.is_absolute():
+            try:
+                folder = folder.relative_to(self.project_root)
+            except ValueError:
+                folder = Path("model_cards")
+        return (folder / f"{model}.md").as_posix()
 
     def output_dir_for(self, model: str, period: str) -> Path:
         return self.path(self.output_dir) / model / period

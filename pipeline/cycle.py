@@ -6,17 +6,20 @@ calls a step per command and ``run_cycle`` calls them in the order the workflow 
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig, Settings
 from pipeline.data import read_batch, write_frame
-from pipeline.errors import GateError, RegistryError
+from pipeline.errors import DataError, GateError, RegistryError
+from pipeline.github import GitHubTarget
 from pipeline.registry import CHAMPION, AliasMove, ModelVersionInfo, Registry
 from pipeline.results import (
     append_jsonl,
@@ -27,6 +30,9 @@ from pipeline.results import (
     write_json_atomic,
 )
 from pipeline.schema import validate_batch
+
+if TYPE_CHECKING:
+    from pipeline.publish import Publication
 
 log = logging.getLogger("pipeline")
 
@@ -207,16 +213,21 @@ def retrain_step(
     drift = read_json(out_dir / DRIFT_FILE) if (out_dir / DRIFT_FILE).exists() else {}
     if not drift and not force:
         raise RegistryError(f"{out_dir / DRIFT_FILE} does not exist: run `pipeline drift` first")
-    batch = validate_batch(read_batch(current), config, str(current))
-    result = run_retrain(
-        Registry(settings, config),
-        config,
-        batch,
-        drift,
-        out_dir / RETRAIN_FILE,
-        force=force,
-        period=out_dir.name,
-    )
+    registry = Registry(settings, config)
+    digest = file_digest(current)
+    result = None if force else _earlier_challenger(registry, out_dir / RETRAIN_FILE, digest)
+    if result is None:
+        batch = validate_batch(read_batch(current), config, str(current))
+        result = run_retrain(
+            registry,
+            config,
+            batch,
+            drift,
+            out_dir / RETRAIN_FILE,
+            force=force,
+            period=out_dir.name,
+            batch_digest=digest,
+        )
     set_step_outputs(
         {
             "retrained": str(result.retrained).lower(),
@@ -227,14 +238,61 @@ def retrain_step(
     return result
 
 
-def report_step(config: ModelConfig, out_dir: Path, dry_run: bool = True) -> Any:
-    from pipeline.report import ISSUE_JSON, ISSUE_MARKDOWN, load_results, render_issue
+def _earlier_challenger(registry: Registry, path: Path, digest: str) -> Any:
+    """This period's challenger when the same batch was already retrained on (a re-run).
 
-    draft = render_issue(load_results(out_dir, config.name, out_dir.name))
-    with staged_outputs(out_dir) as outputs:
-        outputs.write_text(ISSUE_MARKDOWN, draft.body)
-        outputs.write_json(ISSUE_JSON, draft)
-    return draft
+    Re-running a period must not register another version or open another promotion PR.
+    """
+    from pipeline.retrain import RetrainResult
+
+    if not path.exists():
+        return None
+    earlier = RetrainResult.from_json(read_json(path))
+    if earlier.batch_digest != digest or earlier.challenger_version is None:
+        return None
+    try:
+        registry.version(earlier.challenger_version)
+    except RegistryError:
+        return None
+    log.info(
+        "this batch was already retrained on: reusing challenger v%d (--force-retrain to train "
+        "again)",
+        earlier.challenger_version,
+    )
+    return earlier
+
+
+def file_digest(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def report_step(
+    settings: Settings,
+    config: ModelConfig,
+    out_dir: Path,
+    dry_run: bool = True,
+    target: GitHubTarget | None = None,
+) -> Publication:
+    """The drift issue (and the promotion PR on a promote decision), from the JSON results."""
+    from pipeline.publish import publish_report
+
+    target = target or GitHubTarget.from_env()
+    if not dry_run:
+        target.require()
+    publication = publish_report(settings, config, out_dir, target, dry_run)
+    set_step_outputs(
+        {
+            "issue_number": publication.issue.number if publication.issue else "",
+            "pull_number": publication.pull.number if publication.pull else "",
+        }
+    )
+    return publication
 
 
 def promote_step(
@@ -278,6 +336,8 @@ class CycleResult:
     drift_detected: bool
     retrain_decision: str
     issue_title: str
+    issue_url: str | None = None
+    pull_url: str | None = None
 
 
 def run_cycle(
@@ -288,28 +348,56 @@ def run_cycle(
     force_retrain: bool = False,
     current: Path | None = None,
     dry_run: bool = True,
+    target: GitHubTarget | None = None,
 ) -> CycleResult:
-    """Predict, detect drift, retrain when the policy says so, and render the report."""
-    registry = Registry(settings, config)
-    bootstrapped = None
-    if registry.by_alias(CHAMPION) is None:
-        log.info("model '%s' has no champion yet: training the first version", config.name)
-        bootstrapped = train_step(settings, config, None, reason="first version").version
-    out_dir = settings.output_dir_for(config.name, period)
-    if current is None:
-        kind = "mixed" if simulate_drift else "none"
-        current = settings.path(settings.data_dir) / config.name / f"{period}-{kind}.csv"
-        log.info("no --current given: generating the %s batch (%s drift)", period, kind)
-        seed = period_seed(period)
-        generate_batch(settings, config, current, config.batch_rows, seed, kind, start_id=seed * 10)
-    log.info("step 1/4: batch prediction")
-    predict_step(settings, config, current, out_dir)
-    log.info("step 2/4: drift detection")
-    drift = drift_step(settings, config, current, out_dir)
-    log.info("step 3/4: retraining policy")
-    retrain = retrain_step(settings, config, current, out_dir, force=force_retrain)
-    log.info("step 4/4: report")
-    draft = report_step(config, out_dir, dry_run=dry_run)
+    """Predict, detect drift, retrain when the policy says so, and report.
+
+    Outside a dry run a failing step is reported on GitHub too (named, with the run's link)
+    before the error reaches the caller; a missing token fails before any work is done.
+    """
+    from pipeline.alerts import alert_text, send_alert
+
+    target = target or GitHubTarget.from_env()
+    if not dry_run:
+        target.require()
+    step = "bootstrap"
+    try:
+        registry = Registry(settings, config)
+        bootstrapped = None
+        if registry.by_alias(CHAMPION) is None:
+            log.info("model '%s' has no champion yet: training the first version", config.name)
+            bootstrapped = train_step(settings, config, None, reason="first version").version
+        out_dir = settings.output_dir_for(config.name, period)
+        if current is None:
+            step = "data"
+            kind = "mixed" if simulate_drift else "none"
+            current = settings.path(settings.data_dir) / config.name / f"{period}-{kind}.csv"
+            log.info("no --current given: generating the %s batch (%s drift)", period, kind)
+            seed = period_seed(period)
+            generate_batch(
+                settings, config, current, config.batch_rows, seed, kind, start_id=seed * 10
+            )
+        step = "predict"
+        log.info("step 1/4: batch prediction")
+        predict_step(settings, config, current, out_dir)
+        step = "drift"
+        log.info("step 2/4: drift detection")
+        drift = drift_step(settings, config, current, out_dir)
+        step = "retrain"
+        log.info("step 3/4: retraining policy")
+        retrain = retrain_step(settings, config, current, out_dir, force=force_retrain)
+        step = "report"
+        log.info("step 4/4: report")
+        publication = report_step(settings, config, out_dir, dry_run=dry_run, target=target)
+    except Exception as error:
+        if not dry_run:
+            _report_failure(config, period, step, error, target)
+        raise
+    from pipeline.report import load_results, verdict_line
+
+    link = publication.issue.url if publication.issue else None
+    verdict = verdict_line(load_results(out_dir, config.name, period))
+    send_alert(alert_text(config.name, period, verdict.replace("**", ""), link))
     result = CycleResult(
         model=config.name,
         period=period,
@@ -318,7 +406,159 @@ def run_cycle(
         bootstrapped_version=bootstrapped,
         drift_detected=drift.drift_detected,
         retrain_decision=retrain.decision,
-        issue_title=draft.title,
+        issue_title=publication.title,
+        issue_url=link,
+        pull_url=publication.pull.url if publication.pull else None,
     )
     write_json_atomic(out_dir / "cycle.json", to_jsonable(result))
     return result
+
+
+def _report_failure(
+    config: ModelConfig, period: str, step: str, error: BaseException, target: GitHubTarget
+) -> None:
+    """Best effort: a failure report that itself fails must not hide the original error."""
+    from pipeline.alerts import alert_text, send_alert
+    from pipeline.publish import publish_failure
+
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    try:
+        item = publish_failure(config, period, step, text, target)
+        log.info("failure reported on #%d", item.number)
+        send_alert(alert_text(config.name, period, f"run failed at step {step}", item.url))
+    except Exception as report_error:  # noqa: BLE001
+        log.warning("could not report the failure on GitHub: %s", report_error)
+
+
+def report_failure_step(
+    config: ModelConfig, period: str, step: str, message: str, target: GitHubTarget | None = None
+) -> Any:
+    """`pipeline report --failed-step`: what the workflow's failure job calls."""
+    from pipeline.publish import publish_failure
+
+    target = target or GitHubTarget.from_env()
+    target.require()
+    return publish_failure(config, period, step, message, target)
+
+
+@dataclass
+class EventPromotion:
+    model: str
+    pull_number: int
+    decision: str
+    reasons: list[str]
+    version: int | None
+    move: AliasMove | None
+    comment_url: str | None
+
+
+def promote_from_event(
+    settings: Settings,
+    config: ModelConfig,
+    event_path: Path,
+    target: GitHubTarget | None = None,
+    dry_run: bool = False,
+) -> EventPromotion:
+    """Promote the version a merged promotion PR's card names, after re-checking every gate.
+
+    The outcome is commented on the PR either way; a refusal names its gate and exits non-zero.
+    """
+    from pipeline.cards import read_card
+    from pipeline.policy import MergedPullFacts, merged_pull_decision
+    from pipeline.schema import signature_problems
+
+    target = target or GitHubTarget.from_env()
+    if not dry_run:
+        target.require()
+    try:
+        event = json.loads(event_path.read_text(encoding="utf-8"))
+        pull = event["pull_request"]
+        number = int(pull["number"])
+    except FileNotFoundError:
+        raise DataError(f"event file {event_path} does not exist") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise DataError(
+            f"{event_path} is not a pull_request event ({type(error).__name__}: {error})"
+        ) from None
+    card = read_card(settings.path(settings.model_cards_dir), config.name)
+    version = card.champion.version
+    registry = Registry(settings, config)
+    exists, metrics, problems = False, {}, []
+    if version is not None:
+        try:
+            info = registry.version(version)
+            exists, metrics = True, info.metrics
+        except RegistryError:
+            exists = False
+    if exists and version is not None:
+        champion = registry.by_alias(CHAMPION)
+        if champion is not None and champion.version != version:
+            problems = signature_problems(
+                registry.input_schema(champion.version), registry.input_schema(version)
+            )
+    repository = event.get("repository") or {}
+    facts = MergedPullFacts(
+        action=str(event.get("action", "")),
+        merged=bool(pull.get("merged")),
+        base_ref=str((pull.get("base") or {}).get("ref", "")),
+        default_branch=str(repository.get("default_branch") or "main"),
+        labels=[str(label.get("name")) for label in pull.get("labels") or []],
+        card_version=version,
+        version_exists=exists,
+        test_metrics=metrics,
+        schema_problems=problems,
+    )
+    decision = merged_pull_decision(facts, config.thresholds)
+    move = None
+    if decision.outcome == "promote" and version is not None:
+        move = registry.promote(version, f"PR #{number} merged")
+        registry.tag_version(version, "driftgate.promoted_by_pr", str(number))
+        body = (
+            f"Promoted **{config.name} v{version}** to `champion`"
+            + (f" (v{move.previous} kept as `previous`)" if move.previous else "")
+            + (". " if move.changed else " (it already was: nothing to do). ")
+            + "Gates re-checked:\n\n"
+            + "\n".join(f"- {reason}" for reason in decision.reasons)
+        )
+    else:
+        if version is not None and exists:
+            registry.tag_version(version, "driftgate.promotion_refused", decision.reasons[0])
+        body = (
+            f"**Not promoted**: {' '.join(decision.reasons)}.\n\n"
+            f"The registry is unchanged; `champion` stays where it was."
+        )
+    comment_url = None
+    if dry_run:
+        print(f"--- comment on PR #{number} (dry run) ---\n{body}", file=sys.stderr)
+    else:
+        from pipeline.github import GitHub
+
+        comment_url = GitHub(target).comment(number, body)
+    result = EventPromotion(
+        config.name, number, decision.outcome, decision.reasons, version, move, comment_url
+    )
+    set_step_outputs({"promoted": decision.outcome == "promote", "version": version or ""})
+    if decision.outcome != "promote":
+        raise GateError(f"PR #{number} did not promote {config.name}: {decision.reasons[0]}")
+    return result
+
+
+def sync_step(settings: Settings, models: list[ModelConfig]) -> list[AliasMove]:
+    """GitOps reconcile: make each registry's champion the version its model card names.
+
+    Reverting a promotion PR's card change and syncing is a rollback. Idempotent.
+    """
+    from pipeline.cards import read_card
+
+    moves = []
+    for config in models:
+        card = read_card(settings.path(settings.model_cards_dir), config.name)
+        if card.champion.version is None:
+            log.info("card of '%s' names no champion yet: nothing to sync", config.name)
+            continue
+        moves.append(
+            Registry(settings, config).promote(
+                card.champion.version, f"sync: model card names v{card.champion.version}"
+            )
+        )
+    return moves

@@ -128,3 +128,60 @@ def promotion_decision(
     if gain >= thresholds.min_improvement:
         return Decision("promote", passes + [comparison])
     return Decision("keep", [comparison + ": not enough improvement"] + passes)
+
+
+@dataclass(frozen=True)
+class MergedPullFacts:
+    """What a closed promotion PR and the registry say, gathered at the edges."""
+
+    action: str
+    merged: bool
+    base_ref: str
+    default_branch: str
+    labels: Sequence[str]
+    card_version: int | None
+    version_exists: bool
+    test_metrics: Mapping[str, float]
+    schema_problems: Sequence[str]
+
+
+def merged_pull_decision(
+    facts: MergedPullFacts, thresholds: Thresholds, label: str = "model-promotion"
+) -> Decision:
+    """Promote on a merged, labelled PR into the default branch whose card names a good version.
+
+    The first failing gate is the reason given, in the order a reviewer would check them.
+    """
+    version = facts.card_version
+    gates: list[tuple[bool, str]] = [
+        (facts.action == "closed", f"the event is '{facts.action}', not a closed pull request"),
+        (facts.merged, "the pull request was closed without being merged"),
+        (
+            facts.base_ref == facts.default_branch,
+            f"it was merged into '{facts.base_ref}', not the default branch "
+            f"'{facts.default_branch}'",
+        ),
+        (label in facts.labels, f"it does not carry the '{label}' label"),
+        (version is not None, "the model card does not name a champion version"),
+        (facts.version_exists, f"version {version} does not exist in the registry"),
+    ]
+    for passed, reason in gates:
+        if not passed:
+            return Decision("refuse", [reason])
+    reasons = [f"PR merged into {facts.base_ref} with the '{label}' label"]
+    for metric, minimum in (("roc_auc", thresholds.min_roc_auc), ("f1", thresholds.min_f1)):
+        value = facts.test_metrics.get(f"test_{metric}")
+        if value is None or value < minimum:
+            shown = "missing" if value is None else f"{value:.3f}"
+            return Decision(
+                "refuse", [f"version {version} test {metric} {shown} is below the gate {minimum}"]
+            )
+        reasons.append(f"test {metric} {value:.3f} passes the gate {minimum}")
+    if facts.schema_problems:
+        return Decision(
+            "refuse",
+            [f"version {version} does not accept the champion's inputs: "]
+            + [", ".join(facts.schema_problems)],
+        )
+    reasons.append("its signature accepts the champion's input schema")
+    return Decision("promote", reasons)

@@ -254,6 +254,22 @@ class Registry:
                 f"could not load model '{self.name}' version {info.version}: {_first_line(exc)}"
             ) from exc
 
+    def input_schema(self, version: int) -> dict[str, str]:
+        """The version's signature inputs as column name -> MLflow type (empty if unsigned)."""
+        from mlflow.models import get_model_info
+
+        self.client
+        try:
+            signature = get_model_info(f"models:/{self.name}/{version}").signature
+        except Exception as exc:  # noqa: BLE001
+            raise RegistryError(
+                f"could not read the signature of '{self.name}' version {version}: "
+                f"{_first_line(exc)}"
+            ) from exc
+        if signature is None or signature.inputs is None:
+            return {}
+        return {str(c["name"]): str(c["type"]) for c in signature.inputs.to_dict()}
+
     def load_reference(self, info: ModelVersionInfo) -> pd.DataFrame:
         """The training data logged with ``info``'s run: the default drift reference."""
         import mlflow

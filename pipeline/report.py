@@ -15,6 +15,8 @@ from pipeline.results import read_json
 
 ISSUE_MARKDOWN = "issue.md"
 ISSUE_JSON = "issue.json"
+GITHUB_FILE = "github.json"
+PULL_MARKDOWN = "promotion_pr.md"
 
 
 @dataclass
@@ -33,6 +35,7 @@ class RunResults:
     drift: dict[str, Any] | None = None
     retrain: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    github: dict[str, Any] = field(default_factory=dict)
 
 
 def issue_marker(model: str, period: str) -> str:
@@ -42,7 +45,7 @@ def issue_marker(model: str, period: str) -> str:
 def load_results(out_dir: Path, model: str, period: str) -> RunResults:
     """The JSON results of one run, plus the drift results of every period beside it."""
     results = RunResults(model=model, period=period)
-    for name in ("predict", "drift", "retrain"):
+    for name in ("predict", "drift", "retrain", "github"):
         path = out_dir / f"{name}.json"
         if path.exists():
             setattr(results, name, read_json(path))
@@ -97,7 +100,7 @@ def render_issue(results: RunResults) -> IssueDraft:
         _quality_section(drift, results.predict),
         _retrain_section(results.retrain),
         _predict_section(results.predict),
-        _links_section(drift, results.retrain),
+        _links_section(drift, results.retrain, results.github),
         _history_section(results.history),
         marker,
     ]
@@ -231,11 +234,16 @@ def _predict_section(predict: dict[str, Any] | None) -> str:
     )
 
 
-def _links_section(drift: dict[str, Any], retrain: dict[str, Any] | None) -> str:
+def _links_section(
+    drift: dict[str, Any], retrain: dict[str, Any] | None, github: dict[str, Any]
+) -> str:
     server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
     repository = os.environ.get("GITHUB_REPOSITORY")
     run_id = os.environ.get("GITHUB_RUN_ID")
     lines = ["## Links", ""]
+    pull = github.get("pull")
+    if pull:
+        lines.append(f"- Promotion PR: #{pull['number']} ({pull['url']})")
     if repository and run_id:
         run_url = f"{server}/{repository}/actions/runs/{run_id}"
         lines.append(f"- Workflow run: {run_url}")
@@ -276,3 +284,61 @@ def _history_section(history: list[dict[str, Any]]) -> str:
         f"    bar [{shares}]\n```"
     )
     return "## Drift history\n\n" + chart + "\n\n" + "\n".join(table)
+
+
+def pull_marker(model: str, version: int) -> str:
+    return f"<!-- driftgate:promotion model={model} version={version} -->"
+
+
+def render_pull(results: RunResults, issue_number: int | None) -> IssueDraft:
+    """The promotion PR: challenger vs champion on the same data, the reasons, the drift issue."""
+    retrain = results.retrain or {}
+    version = int(retrain["challenger_version"])
+    champion = retrain.get("champion_version")
+    comparison = retrain.get("comparison") or {}
+    new = comparison.get("challenger") or {}
+    old = comparison.get("champion") or {}
+    rows = [
+        f"| metric | challenger v{version} | champion v{champion} | change |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for metric in sorted(new):
+        before = old.get(metric)
+        change = "" if before is None else f"{new[metric] - before:+.4f}"
+        shown = "" if before is None else f"{before:.4f}"
+        rows.append(f"| {metric} | {new[metric]:.4f} | {shown} | {change} |")
+    source = f"drift report #{issue_number}" if issue_number else "the drift report"
+    body = [
+        f"**Promote `{results.model}` v{version} to champion** (now v{champion}), proposed by "
+        f"{source} for {results.period}.",
+        "## Why",
+        "\n".join(f"- {reason}" for reason in retrain.get("reasons", [])),
+        "## Challenger vs champion",
+        f"Both models scored the same {comparison.get('rows', 0)} held-out rows "
+        f"({comparison.get('evaluated_on', 'recent labelled data')}).",
+        "\n".join(rows),
+        "## What merging does",
+        "This PR changes only the model card: its front matter names the new champion and its "
+        "promotion history gains a row. When it is merged, `promote.yml` re-checks the gates "
+        f"(metrics, signature) and moves the `champion` alias to v{version}; the former champion "
+        "stays available as `previous`. Reverting the merge and running `pipeline sync` rolls "
+        "back.",
+        f"Drift report: #{issue_number}" if issue_number else "",
+        pull_marker(results.model, version),
+    ]
+    return IssueDraft(
+        title=f"Promote {results.model} v{version} to champion",
+        labels=["model-promotion", results.model],
+        body="\n\n".join(part for part in body if part) + "\n",
+        marker=pull_marker(results.model, version),
+    )
+
+
+def render_failure(model: str, period: str, step: str, error: str, run_url: str | None) -> str:
+    """A failed run, named by its step, for the period's issue (or an issue of its own)."""
+    where = f"[workflow run]({run_url})" if run_url else "a local run"
+    return (
+        f"**The {period} run of `{model}` failed at step `{step}`** ({where}).\n\n"
+        f"```text\n{error}\n```\n\n"
+        "Fix the cause and re-run the workflow: the report of this period is updated in place.\n"
+    )

@@ -7,7 +7,7 @@ so "better" means better on the same recent data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,15 @@ class RetrainResult:
     training_rows: int = 0
     comparison: Comparison | None = None
     created_at: str = ""
+    batch_digest: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RetrainResult:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("comparison"):
+            values["comparison"] = Comparison(**values["comparison"])
+        return cls(**values)
 
 
 def run_retrain(
@@ -60,6 +69,7 @@ def run_retrain(
     force: bool = False,
     seed: int = 0,
     period: str = "",
+    batch_digest: str = "",
 ) -> RetrainResult:
     """Decide, maybe train, compare; write ``retrain.json`` and tag the challenger in MLflow."""
     from pipeline.schema import validate_batch
@@ -87,6 +97,7 @@ def run_retrain(
         trigger=decision.reasons,
         champion_version=champion.version if champion else None,
         created_at=now.isoformat(timespec="seconds"),
+        batch_digest=batch_digest,
     )
     if not decision.positive:
         write_json_atomic(out_file, result)

@@ -206,3 +206,24 @@ def _row_problems(
                 outside = ~missing & ((values < low) | (values > high))
             mark(outside, f"{spec.name} outside [{spec.min}, {spec.max}]")
     return codes, problems
+
+
+def signature_problems(
+    champion_inputs: dict[str, str], candidate_inputs: dict[str, str]
+) -> list[str]:
+    """Why a candidate cannot take the champion's inputs: columns it lacks or types it changes.
+
+    A candidate may need fewer columns; it must not need more or read a column differently,
+    or the batches and API requests shaped for the champion would break after promotion.
+    """
+    problems = [
+        f"'{name}' is {kind} for the champion but {candidate_inputs[name]} for the candidate"
+        for name, kind in champion_inputs.items()
+        if name in candidate_inputs and candidate_inputs[name] != kind
+    ]
+    problems += [
+        f"needs '{name}', which the champion's inputs do not have"
+        for name in candidate_inputs
+        if champion_inputs and name not in champion_inputs
+    ]
+    return problems

@@ -1,0 +1,155 @@
+"""What a run sends to GitHub and in which order: the drift issue, the promotion PR, failures.
+
+Only the JSON results of the run are read (through ``report``); GitHub calls go through
+``pipeline.github`` and every one of them is idempotent, so re-running a period updates the same
+issue and PR. ``--dry-run`` prints the title, labels and body and calls nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipeline.cards import new_card, parse_card, render_card, with_champion
+from pipeline.config import ModelConfig, Settings
+from pipeline.github import DRIFT_LABEL, FAILURE_LABEL, GitHub, GitHubTarget, PublishedItem
+from pipeline.report import (
+    GITHUB_FILE,
+    ISSUE_JSON,
+    ISSUE_MARKDOWN,
+    PULL_MARKDOWN,
+    IssueDraft,
+    RunResults,
+    issue_marker,
+    load_results,
+    render_failure,
+    render_issue,
+    render_pull,
+)
+from pipeline.results import staged_outputs, to_jsonable, write_json_atomic
+
+log = logging.getLogger("pipeline")
+
+
+@dataclass
+class Publication:
+    title: str
+    labels: list[str]
+    dry_run: bool
+    issue: PublishedItem | None = None
+    pull: PublishedItem | None = None
+    pull_title: str | None = None
+    card_path: str | None = None
+
+
+def _print_draft(kind: str, draft: IssueDraft) -> None:
+    # The preview goes to stderr: stdout carries the command's JSON result.
+    print(f"--- {kind} (dry run: nothing sent) ---", file=sys.stderr)
+    print(f"title: {draft.title}", file=sys.stderr)
+    print(f"labels: {', '.join(draft.labels)}", file=sys.stderr)
+    print(draft.body, file=sys.stderr)
+
+
+def publish_report(
+    settings: Settings,
+    config: ModelConfig,
+    out_dir: Path,
+    target: GitHubTarget,
+    dry_run: bool,
+) -> Publication:
+    """Render the issue (and PR) from ``out_dir``'s results; publish unless ``dry_run``."""
+    results = load_results(out_dir, config.name, out_dir.name)
+    results.github = {}  # links are added below from what this run publishes
+    draft = render_issue(results)
+    promote = (results.retrain or {}).get("decision") == "promote"
+    pull_draft = render_pull(results, None) if promote else None
+    with staged_outputs(out_dir) as outputs:
+        outputs.write_text(ISSUE_MARKDOWN, draft.body)
+        outputs.write_json(ISSUE_JSON, draft)
+        if pull_draft is not None:
+            outputs.write_text(PULL_MARKDOWN, pull_draft.body)
+    publication = Publication(draft.title, draft.labels, dry_run)
+    if pull_draft is not None:
+        publication.pull_title = pull_draft.title
+    if dry_run:
+        _print_draft("issue", draft)
+        if pull_draft is not None:
+            _print_draft("promotion PR", pull_draft)
+        return publication
+
+    github = GitHub(target)
+    publication.issue = github.upsert_issue(
+        draft.title, draft.body, draft.labels, draft.marker, DRIFT_LABEL
+    )
+    log.info("drift issue #%d %s", publication.issue.number, publication.issue.action)
+    links: dict[str, Any] = {"issue": to_jsonable(publication.issue)}
+    if promote:
+        pull, path = _open_promotion_pull(settings, config, results, github, publication.issue)
+        publication.pull, publication.card_path = pull, path
+        links["pull"] = to_jsonable(pull)
+    write_json_atomic(out_dir / GITHUB_FILE, links)
+    if publication.pull is not None:
+        # The issue links the PR: re-render from the results, now including github.json.
+        results.github = links
+        github.edit_issue_body(publication.issue.number, render_issue(results).body)
+    return publication
+
+
+def _open_promotion_pull(
+    settings: Settings,
+    config: ModelConfig,
+    results: RunResults,
+    github: GitHub,
+    issue: PublishedItem,
+) -> tuple[PublishedItem, str]:
+    retrain = results.retrain or {}
+    version = int(retrain["challenger_version"])
+    base = github.default_branch
+    branch = f"promote/{config.name}-v{version}"
+    path = settings.card_repo_path(config.name)
+    text = github.read_file(path, base)
+    card = parse_card(text, f"{path} on {base}") if text else new_card(config.name, "")
+    comparison = retrain.get("comparison") or {}
+    metrics = {k: float(v) for k, v in (comparison.get("challenger") or {}).items()}
+    today = datetime.now(timezone.utc).date().isoformat()
+    reasons = retrain.get("reasons") or ["challenger beats champion"]
+    why = f"{reasons[-1]} (drift report #{issue.number})"
+
+    def card_text(pr: int | None) -> str:
+        run_id = str(retrain.get("challenger_run_id") or "")
+        return render_card(with_champion(card, version, run_id, metrics, today, why, pr))
+
+    message = f"Promote {config.name} v{version} to champion (drift report #{issue.number})"
+    pull_draft = render_pull(results, issue.number)
+    github.ensure_branch(branch, base)
+    github.write_file(path, card_text(None), branch, message)
+    pull = github.upsert_pull(branch, base, pull_draft.title, pull_draft.body, pull_draft.labels)
+    # Only now is the PR's number known; the card records it (no-op when already there).
+    github.write_file(path, card_text(pull.number), branch, f"Record PR #{pull.number} in the card")
+    log.info("promotion PR #%d %s", pull.number, pull.action)
+    return pull, path
+
+
+def publish_failure(
+    config: ModelConfig, period: str, step: str, error: str, target: GitHubTarget
+) -> PublishedItem:
+    """Comment on the period's drift issue when there is one, or open a failure issue."""
+    github = GitHub(target)
+    body = render_failure(config.name, period, step, error, target.run_url)
+    github.ensure_labels([DRIFT_LABEL])
+    existing = github.find_issue(issue_marker(config.name, period), DRIFT_LABEL)
+    if existing is not None:
+        url = github.comment(existing.number, body)
+        return PublishedItem("comment", existing.number, url, "created")
+    marker = f"<!-- driftgate:failure model={config.name} period={period} -->"
+    return github.upsert_issue(
+        f"Driftgate run failed: {config.name} {period} ({step})",
+        body + "\n" + marker,
+        [FAILURE_LABEL, config.name],
+        marker,
+        FAILURE_LABEL,
+    )

@@ -1,0 +1,206 @@
+"""GitHub through PyGithub against a local fake: idempotent issues, retries, limits, alerts."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import files_in, run_cli
+from fake_github import FULL_NAME, TOKEN, FakeGitHub
+
+from pipeline.alerts import send_alert
+from pipeline.errors import ConfigError
+from pipeline.github import DRIFT_LABEL, GitHub, GitHubError, GitHubTarget
+
+MARKER = "<!-- driftgate:drift-report model=attrition period=2026-03 -->"
+
+
+@pytest.fixture
+def gh(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    fake = FakeGitHub().start()
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_REPOSITORY", FULL_NAME)
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
+    monkeypatch.setenv("PIPELINE_GITHUB_BACKOFF", "0.01")
+    monkeypatch.setenv("PIPELINE_GITHUB_WRITE_INTERVAL", "0")
+    monkeypatch.setenv("PIPELINE_GITHUB_MAX_WAIT", "5")
+    monkeypatch.delenv("ALERT_WEBHOOK_URL", raising=False)
+    yield fake
+    fake.stop()
+
+
+def _client() -> GitHub:
+    return GitHub(GitHubTarget.from_env())
+
+
+def _publish(client: GitHub, body: str = "report") -> Any:
+    return client.upsert_issue(
+        "Drift report: attrition 2026-03",
+        f"{body}\n{MARKER}",
+        [DRIFT_LABEL, "no-drift", "attrition"],
+        MARKER,
+        DRIFT_LABEL,
+    )
+
+
+def test_a_rerun_updates_the_issue_and_creates_missing_labels(gh: FakeGitHub) -> None:
+    first = _publish(_client(), "first")
+    second = _publish(_client(), "second")
+
+    assert (first.action, second.action) == ("created", "updated")
+    assert first.number == second.number and len(gh.drift_issues()) == 1
+    issue = gh.issues[first.number]
+    assert issue["body"].startswith("second")
+    assert {lb["name"] for lb in issue["labels"]} == {DRIFT_LABEL, "no-drift", "attrition"}
+    assert set(gh.labels) == {DRIFT_LABEL, "no-drift", "attrition"}
+    # Each label was looked up (404) before it was created, once.
+    assert len(gh.writes("POST", r"/repos/acme/driftgate/labels")) == 3
+
+
+def test_the_earlier_issue_is_found_beyond_the_first_page(gh: FakeGitHub) -> None:
+    first = _publish(_client(), "first")
+    gh.seed_issues(230)  # newer issues push the report to page 3 of 100
+
+    second = _publish(_client(), "second")
+
+    assert second.number == first.number and second.action == "updated"
+    pages = [r.query.get("page", ["1"])[0] for r in gh.requests if r.path.endswith("/issues")]
+    assert "3" in pages
+    assert len(gh.drift_issues()) == 231
+
+
+def test_server_errors_are_retried_without_duplicates(gh: FakeGitHub) -> None:
+    gh.fail("POST", r"/repos/acme/driftgate/issues", 502, times=2, message="Bad Gateway")
+    gh.fail("GET", r"/repos/acme/driftgate", 503, times=1)
+
+    item = _publish(_client())
+
+    assert item.action == "created" and len(gh.drift_issues()) == 1
+    failed = [r for r in gh.requests if r.status >= 500]
+    assert len(failed) == 3
+
+
+def test_rate_limits_wait_for_retry_after(gh: FakeGitHub) -> None:
+    gh.fail("POST", r"/repos/acme/driftgate/issues", 429, headers={"Retry-After": "1"})
+    gh.fail(
+        "GET",
+        r"/repos/acme/driftgate/issues",
+        403,
+        headers={"Retry-After": "1"},
+        message="You have exceeded a secondary rate limit. Please wait a few minutes.",
+    )
+    started = time.monotonic()
+
+    item = _publish(_client())
+
+    assert item.action == "created" and len(gh.drift_issues()) == 1
+    assert time.monotonic() - started >= 1.9  # both waits were honoured
+
+
+def test_giving_up_is_one_line_without_the_token(gh: FakeGitHub) -> None:
+    gh.fail("POST", r"/repos/acme/driftgate/issues", 503, times=100, message="Unavailable")
+
+    with pytest.raises(GitHubError) as error:
+        _publish(_client())
+
+    message = str(error.value)
+    assert message.startswith(f"GitHub: could not open an issue in {FULL_NAME}:")
+    assert "\n" not in message and TOKEN not in message
+    assert gh.drift_issues() == []
+
+
+def test_a_retry_after_beyond_the_bound_gives_up_at_once(gh: FakeGitHub) -> None:
+    gh.fail("POST", r"/repos/acme/driftgate/issues", 429, headers={"Retry-After": "3600"})
+    started = time.monotonic()
+
+    with pytest.raises(GitHubError, match="asked to wait 3600 s"):
+        _publish(_client())
+
+    assert time.monotonic() - started < 30
+
+
+def test_a_bad_token_is_named_not_printed(gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_wrong_secret")
+    with pytest.raises(GitHubError) as error:
+        _publish(_client())
+    assert "401 Bad credentials" in str(error.value)
+    assert "ghp_wrong_secret" not in str(error.value)
+
+
+def test_missing_token_is_an_error_before_any_work(
+    gh: FakeGitHub, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN")
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+
+    result = run_cli("run", "--period", "2026-03")
+
+    assert result.code == ConfigError.exit_code
+    assert result.stderr.strip().splitlines()[-1].startswith("error: GITHUB_TOKEN is not set")
+    assert files_in(project / "outputs") == [] and files_in(project / "data") == []
+    assert gh.requests == []
+
+
+def test_target_reads_the_workflow_environment() -> None:
+    target = GitHubTarget.from_env(
+        {
+            "GITHUB_REPOSITORY": "o/r",
+            "GITHUB_RUN_ID": "7",
+            "GITHUB_SERVER_URL": "https://ghe.example.com/",
+            "GITHUB_API_URL": "https://ghe.example.com/api/v3/",
+        }
+    )
+    assert target.run_url == "https://ghe.example.com/o/r/actions/runs/7"
+    assert target.api_url == "https://ghe.example.com/api/v3"
+    with pytest.raises(ConfigError, match="GITHUB_TOKEN is not set"):
+        target.require()
+    with pytest.raises(ConfigError, match="PIPELINE_GITHUB_RETRIES='many' is not a number"):
+        GitHubTarget.from_env({"PIPELINE_GITHUB_RETRIES": "many"})
+
+
+class _Webhook:
+    def __init__(self, status: int) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers["Content-Length"])
+                hook.bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook/secret-part"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_alerts_reach_slack_and_discord_shaped_webhooks() -> None:
+    hook = _Webhook(204)
+    assert send_alert("Driftgate attrition 2026-03: drift", {"ALERT_WEBHOOK_URL": hook.url})
+    assert hook.bodies == [
+        {
+            "text": "Driftgate attrition 2026-03: drift",
+            "content": "Driftgate attrition 2026-03: drift",
+        }
+    ]
+    assert not send_alert("ignored", {})
+    hook.server.shutdown()
+
+
+def test_an_alert_that_fails_is_logged_without_the_url(caplog: pytest.LogCaptureFixture) -> None:
+    hook = _Webhook(500)
+    assert not send_alert("x", {"ALERT_WEBHOOK_URL": hook.url})
+    assert "HTTP 500" in caplog.text and "secret-part" not in caplog.text
+    hook.server.shutdown()
