@@ -83,3 +83,15 @@ def files_in(folder: Path) -> list[str]:
     if not folder.exists():
         return []
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def point_at_fake_github(monkeypatch: pytest.MonkeyPatch, api_url: str, token: str) -> None:
+    """The environment a workflow gives, aimed at the local fake, with fast retries."""
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/driftgate")
+    monkeypatch.setenv("GITHUB_API_URL", api_url)
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
+    monkeypatch.setenv("PIPELINE_GITHUB_BACKOFF", "0.01")
+    monkeypatch.setenv("PIPELINE_GITHUB_WRITE_INTERVAL", "0")
+    monkeypatch.setenv("PIPELINE_GITHUB_MAX_WAIT", "5")
+    monkeypatch.delenv("ALERT_WEBHOOK_URL", raising=False)

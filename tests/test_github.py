@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import files_in, run_cli
+from conftest import files_in, point_at_fake_github, run_cli
 from fake_github import FULL_NAME, TOKEN, FakeGitHub
 
 from pipeline.alerts import send_alert
@@ -24,14 +24,7 @@ MARKER = "<!-- driftgate:drift-report model=attrition period=2026-03 -->"
 @pytest.fixture
 def gh(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     fake = FakeGitHub().start()
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    monkeypatch.setenv("GITHUB_REPOSITORY", FULL_NAME)
-    monkeypatch.setenv("GITHUB_API_URL", fake.url)
-    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
-    monkeypatch.setenv("PIPELINE_GITHUB_BACKOFF", "0.01")
-    monkeypatch.setenv("PIPELINE_GITHUB_WRITE_INTERVAL", "0")
-    monkeypatch.setenv("PIPELINE_GITHUB_MAX_WAIT", "5")
-    monkeypatch.delenv("ALERT_WEBHOOK_URL", raising=False)
+    point_at_fake_github(monkeypatch, fake.url, TOKEN)
     yield fake
     fake.stop()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, run_cli
+from conftest import REPO, point_at_fake_github, run_cli
 from fake_github import FULL_NAME, TOKEN, FakeGitHub
 
 from pipeline.cards import parse_card
@@ -33,12 +33,7 @@ def gh(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     cards.mkdir()
     shutil.copy(REPO / CARD, cards / "attrition.md")
     monkeypatch.setenv("PIPELINE_MODEL_CARDS_DIR", str(cards))
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    monkeypatch.setenv("GITHUB_REPOSITORY", FULL_NAME)
-    monkeypatch.setenv("GITHUB_API_URL", fake.url)
-    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
-    monkeypatch.setenv("PIPELINE_GITHUB_BACKOFF", "0.01")
-    monkeypatch.setenv("PIPELINE_GITHUB_WRITE_INTERVAL", "0")
+    point_at_fake_github(monkeypatch, fake.url, TOKEN)
     yield fake
     fake.stop()
 
