@@ -109,11 +109,14 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_promote(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import promote_from_event, promote_step
+    from pipeline.cycle import event_model, promote_from_event, promote_step
 
-    config = settings.model(args.model)
     if args.event:
+        # The promotion branch (promote/<model>-v<N>) names the model when --model does not.
+        model = args.model or event_model(Path(args.event), settings.models)
+        config = settings.model(model)
         return promote_from_event(settings, config, Path(args.event), dry_run=args.dry_run)
+    config = settings.model(args.model)
     return promote_step(
         settings, config, version=args.model_version, run_id=args.run_id, reason=args.reason
     )

@@ -543,6 +543,19 @@ def promote_from_event(
     return result
 
 
+def event_model(event_path: Path, models: Any) -> str | None:
+    """The configured model a promotion PR's branch names, or None (then the default applies)."""
+    import re
+
+    try:
+        event = json.loads(event_path.read_text(encoding="utf-8"))
+        head = str(event["pull_request"]["head"]["ref"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # promote_from_event reports the unreadable event properly
+    match = re.fullmatch(r"promote/(.+)-v\d+", head)
+    return match.group(1) if match and match.group(1) in models else None
+
+
 def sync_step(settings: Settings, models: list[ModelConfig]) -> list[AliasMove]:
     """GitOps reconcile: make each registry's champion the version its model card names.
 

@@ -178,10 +178,9 @@ def merged_pull_decision(
             )
         reasons.append(f"test {metric} {value:.3f} passes the gate {minimum}")
     if facts.schema_problems:
+        problems = "; ".join(facts.schema_problems)
         return Decision(
-            "refuse",
-            [f"version {version} does not accept the champion's inputs: "]
-            + [", ".join(facts.schema_problems)],
+            "refuse", [f"version {version} does not accept the champion's inputs: {problems}"]
         )
     reasons.append("its signature accepts the champion's input schema")
     return Decision("promote", reasons)

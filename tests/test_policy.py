@@ -1,6 +1,10 @@
+from dataclasses import replace
+
 from pipeline.config import Thresholds
 from pipeline.policy import (
+    MergedPullFacts,
     drift_verdict,
+    merged_pull_decision,
     per_column_threshold,
     promotion_decision,
     retrain_decision,
@@ -59,3 +63,43 @@ def test_promote_needs_gates_and_improvement() -> None:
     assert same.outcome == "keep" and "not enough improvement" in same.reasons[0]
     weak = promotion_decision({"roc_auc": 0.6, "f1": 0.5}, {"roc_auc": 0.5}, T)
     assert weak.outcome == "keep" and "below the gate" in weak.reasons[0]
+
+
+def _merged(**changes: object) -> MergedPullFacts:
+    facts = MergedPullFacts(
+        action="closed",
+        merged=True,
+        base_ref="main",
+        default_branch="main",
+        labels=["model-promotion"],
+        card_version=7,
+        version_exists=True,
+        test_metrics={"test_roc_auc": 0.82, "test_f1": 0.5},
+        schema_problems=[],
+    )
+    return replace(facts, **changes)  # type: ignore[arg-type]
+
+
+def test_a_merged_labelled_pr_with_a_good_version_promotes() -> None:
+    decision = merged_pull_decision(_merged(), Thresholds())
+    assert decision.outcome == "promote"
+    assert "its signature accepts the champion's input schema" in decision.reasons
+
+
+def test_the_first_failing_merge_gate_is_the_reason() -> None:
+    thresholds = Thresholds()
+    cases = {
+        "the pull request was closed without being merged": _merged(merged=False),
+        "it does not carry the 'model-promotion' label": _merged(labels=["docs"]),
+        "version 7 does not exist in the registry": _merged(version_exists=False),
+        "version 7 test f1 0.100 is below the gate 0.3": _merged(
+            test_metrics={"test_roc_auc": 0.9, "test_f1": 0.1}
+        ),
+        "version 7 does not accept the champion's inputs: 'Age' is long for the champion but "
+        "double for the candidate": _merged(
+            schema_problems=["'Age' is long for the champion but double for the candidate"]
+        ),
+    }
+    for reason, facts in cases.items():
+        decision = merged_pull_decision(facts, thresholds)
+        assert (decision.outcome, decision.reasons) == ("refuse", [reason])
