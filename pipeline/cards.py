@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, first_line
 
 _FRONT = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 PROMOTION_HISTORY = "promotion-history"
@@ -50,8 +50,9 @@ def parse_card(text: str, source: str) -> Card:
     try:
         front = yaml.safe_load(match.group(1)) or {}
     except yaml.YAMLError as error:
-        first = str(error).splitlines()[0]
-        raise ConfigError(f"{source}: front matter is not valid YAML ({first})") from None
+        raise ConfigError(
+            f"{source}: front matter is not valid YAML ({first_line(error)})"
+        ) from None
     if not isinstance(front, dict) or "model" not in front:
         raise ConfigError(f"{source}: front matter must be a mapping with a 'model' key")
     raw = front.pop("champion", None) or {}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Settings, load_settings
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, first_line
 
 DRIFT_KINDS = ("none", "covariate", "prediction", "concept", "mixed")
 
@@ -264,9 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line for people, the traceback with --debug
         if args.debug:
             raise
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         print(
-            f"error: unexpected {type(exc).__name__}: {text} (run with --debug for details)",
+            f"error: unexpected {type(exc).__name__}: {first_line(exc)} "
+            "(run with --debug for details)",
             file=sys.stderr,
         )
         return 1

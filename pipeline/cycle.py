@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig, Settings
 from pipeline.data import read_batch, write_frame
-from pipeline.errors import DataError, GateError, RegistryError
+from pipeline.errors import DataError, GateError, RegistryError, first_line
 from pipeline.github import GitHubTarget
 from pipeline.registry import CHAMPION, AliasMove, ModelVersionInfo, Registry
 from pipeline.results import (
@@ -310,12 +310,11 @@ def promote_step(
         target = registry.version(version)
     else:
         raise GateError("name the version to promote with --model-version N or --run-id ID")
-    thresholds = config.thresholds
-    failed = []
-    for metric, minimum in (("roc_auc", thresholds.min_roc_auc), ("f1", thresholds.min_f1)):
-        value = target.metrics.get(f"test_{metric}")
-        if value is None or value < minimum:
-            failed.append(f"test {metric} {value} is below the gate {minimum}")
+    from pipeline.policy import metric_gates
+
+    failed, _ = metric_gates(
+        target.metrics, config.thresholds, f"version {target.version} test", "test_"
+    )
     if failed:
         registry.tag_version(target.version, "driftgate.promotion_refused", "; ".join(failed))
         raise GateError(f"version {target.version} of '{config.name}' refused: {'; '.join(failed)}")
@@ -393,11 +392,8 @@ def run_cycle(
         if not dry_run:
             _report_failure(config, period, step, error, target)
         raise
-    from pipeline.report import load_results, verdict_line
-
     link = publication.issue.url if publication.issue else None
-    verdict = verdict_line(load_results(out_dir, config.name, period))
-    send_alert(alert_text(config.name, period, verdict.replace("**", ""), link))
+    send_alert(alert_text(config.name, period, publication.verdict.replace("**", ""), link))
     result = CycleResult(
         model=config.name,
         period=period,
@@ -421,9 +417,8 @@ def _report_failure(
     from pipeline.alerts import alert_text, send_alert
     from pipeline.publish import publish_failure
 
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     try:
-        item = publish_failure(config, period, step, text, target)
+        item = publish_failure(config, period, step, first_line(error), target)
         log.info("failure reported on #%d", item.number)
         send_alert(alert_text(config.name, period, f"run failed at step {step}", item.url))
     except Exception as report_error:  # noqa: BLE001

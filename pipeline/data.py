@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.errors import DataError
+from pipeline.errors import DataError, first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,14 +39,14 @@ def _readable(path: Path, suffix: str) -> Iterator[None]:
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty (no header, no rows)") from None
     except pd.errors.ParserError as exc:
-        raise DataError(f"{path} is not valid CSV: {_first_line(exc)}") from None
+        raise DataError(f"{path} is not valid CSV: {first_line(exc)}") from None
     except UnicodeDecodeError:
         raise DataError(f"{path} is not UTF-8 text") from None
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path} is not a readable {kind} file: {_first_line(exc)}") from None
+        raise DataError(f"{path} is not a readable {kind} file: {first_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - pyarrow raises its own error types
         if type(exc).__module__.startswith("pyarrow"):
-            raise DataError(f"{path} is not a readable {kind} file: {_first_line(exc)}") from None
+            raise DataError(f"{path} is not a readable {kind} file: {first_line(exc)}") from None
         raise
 
 
@@ -115,8 +115,3 @@ def write_frame(outputs: StagedOutputs, name: str, frame: pd.DataFrame) -> Path:
         # Readers decode a whole row group at once: bounded groups keep chunked reads bounded.
         frame.to_parquet(temp, index=False, row_group_size=PARQUET_ROW_GROUP_ROWS)
     return outputs.directory / name
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -6,6 +6,12 @@ The CLI prints ``str(error)`` and exits non-zero; a traceback only appears with 
 from __future__ import annotations
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's text (its type name when it has none): what people see."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class PipelineError(Exception):
     """A failure the user can act on. The message is one line."""
 

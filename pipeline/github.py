@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import ConfigError, PipelineError, first_line
 
 T = TypeVar("T")
 
@@ -147,7 +147,7 @@ def _describe(error: BaseException) -> str:
         data = error.data if isinstance(error.data, dict) else {}
         message = str(data.get("message") or error.data or "").splitlines()
         return f"{error.status} {message[0] if message else ''}".strip()
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    text = first_line(error)
     if "Max retries exceeded" in text or "too many" in text.lower():
         return "no success after the retries (server errors or rate limits)"
     return text

@@ -94,6 +94,26 @@ def retrain_decision(
     return Decision("retrain", triggers + [f"{labelled_rows} new labelled rows available"])
 
 
+def metric_gates(
+    metrics: Mapping[str, float], thresholds: Thresholds, subject: str, prefix: str = ""
+) -> tuple[list[str], list[str]]:
+    """The metric gates every promotion passes: (failures, passes), each a reason.
+
+    ``prefix`` picks the metrics' names (``test_`` for a version's held-out test metrics).
+    """
+    failures: list[str] = []
+    passes: list[str] = []
+    for metric, minimum in (("roc_auc", thresholds.min_roc_auc), ("f1", thresholds.min_f1)):
+        value = metrics.get(prefix + metric)
+        if value is None or value != value:
+            failures.append(f"{subject} has no {metric} (gate {minimum})")
+        elif value < minimum:
+            failures.append(f"{subject} {metric} {value:.3f} is below the gate {minimum}")
+        else:
+            passes.append(f"{subject} {metric} {value:.3f} passes the gate {minimum}")
+    return failures, passes
+
+
 def promotion_decision(
     challenger: Mapping[str, float],
     champion: Mapping[str, float] | None,
@@ -101,16 +121,7 @@ def promotion_decision(
     primary_metric: str = "roc_auc",
 ) -> Decision:
     """Promote when the challenger passes every gate and beats the champion on the same data."""
-    failures: list[str] = []
-    passes: list[str] = []
-    for metric, minimum in (("roc_auc", thresholds.min_roc_auc), ("f1", thresholds.min_f1)):
-        value = challenger.get(metric)
-        if value is None or value != value:
-            failures.append(f"challenger has no {metric}")
-        elif value < minimum:
-            failures.append(f"challenger {metric} {value:.3f} is below the gate {minimum:.3f}")
-        else:
-            passes.append(f"challenger {metric} {value:.3f} passes the gate {minimum:.3f}")
+    failures, passes = metric_gates(challenger, thresholds, "challenger")
     if failures:
         return Decision("keep", failures + passes)
     if champion is None:
@@ -168,15 +179,12 @@ def merged_pull_decision(
     for passed, reason in gates:
         if not passed:
             return Decision("refuse", [reason])
-    reasons = [f"PR merged into {facts.base_ref} with the '{label}' label"]
-    for metric, minimum in (("roc_auc", thresholds.min_roc_auc), ("f1", thresholds.min_f1)):
-        value = facts.test_metrics.get(f"test_{metric}")
-        if value is None or value < minimum:
-            shown = "missing" if value is None else f"{value:.3f}"
-            return Decision(
-                "refuse", [f"version {version} test {metric} {shown} is below the gate {minimum}"]
-            )
-        reasons.append(f"test {metric} {value:.3f} passes the gate {minimum}")
+    failures, passes = metric_gates(
+        facts.test_metrics, thresholds, f"version {version} test", "test_"
+    )
+    if failures:
+        return Decision("refuse", failures[:1])
+    reasons = [f"PR merged into {facts.base_ref} with the '{label}' label", *passes]
     if facts.schema_problems:
         problems = "; ".join(facts.schema_problems)
         return Decision(

@@ -29,6 +29,7 @@ from pipeline.report import (
     render_failure,
     render_issue,
     render_pull,
+    verdict_line,
 )
 from pipeline.results import staged_outputs, to_jsonable, write_json_atomic
 
@@ -39,6 +40,7 @@ log = logging.getLogger("pipeline")
 class Publication:
     title: str
     labels: list[str]
+    verdict: str
     dry_run: bool
     issue: PublishedItem | None = None
     pull: PublishedItem | None = None
@@ -72,7 +74,7 @@ def publish_report(
         outputs.write_json(ISSUE_JSON, draft)
         if pull_draft is not None:
             outputs.write_text(PULL_MARKDOWN, pull_draft.body)
-    publication = Publication(draft.title, draft.labels, dry_run)
+    publication = Publication(draft.title, draft.labels, verdict_line(results), dry_run)
     if pull_draft is not None:
         publication.pull_title = pull_draft.title
     if dry_run:

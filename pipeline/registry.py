@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig, Settings
-from pipeline.errors import RegistryError
+from pipeline.errors import RegistryError, first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,7 +94,7 @@ class Registry:
                     location = (root / self.experiment).resolve().as_uri()
                 client.create_experiment(self.experiment, artifact_location=location)
         except Exception as exc:  # noqa: BLE001 - any MLflow failure is reported in one line
-            raise RegistryError(f"MLflow at {uri} failed: {_first_line(exc)}") from exc
+            raise RegistryError(f"MLflow at {uri} failed: {first_line(exc)}") from exc
         mlflow.set_experiment(self.experiment)
         return client
 
@@ -168,7 +168,7 @@ class Registry:
         except RegistryError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise RegistryError(f"logging the training run to MLflow failed: {_first_line(exc)}")
+            raise RegistryError(f"logging the training run to MLflow failed: {first_line(exc)}")
         version = int(info.registered_model_version)
         self.client.set_registered_model_alias(self.name, CHALLENGER, str(version))
         if self.by_alias(CHAMPION) is None:
@@ -185,7 +185,7 @@ class Registry:
                 raise RegistryError(
                     f"model '{self.name}' has no version {version} in the registry"
                 ) from None
-            raise RegistryError(f"MLflow registry lookup failed: {_first_line(exc)}") from exc
+            raise RegistryError(f"MLflow registry lookup failed: {first_line(exc)}") from exc
         return self._info(found)
 
     def by_alias(self, alias: str) -> ModelVersionInfo | None:
@@ -194,7 +194,7 @@ class Registry:
         except Exception as exc:  # noqa: BLE001
             if _is_missing(exc):
                 return None
-            raise RegistryError(f"MLflow registry lookup failed: {_first_line(exc)}") from exc
+            raise RegistryError(f"MLflow registry lookup failed: {first_line(exc)}") from exc
         return self._info(found)
 
     def require_alias(self, alias: str) -> ModelVersionInfo:
@@ -209,7 +209,7 @@ class Registry:
         try:
             versions = self.client.search_model_versions(f"name='{self.name}'")
         except Exception as exc:  # noqa: BLE001
-            raise RegistryError(f"MLflow registry lookup failed: {_first_line(exc)}") from exc
+            raise RegistryError(f"MLflow registry lookup failed: {first_line(exc)}") from exc
         for found in versions:
             if found.run_id == run_id:
                 return self._info(found)
@@ -219,7 +219,7 @@ class Registry:
         try:
             found = self.client.search_model_versions(f"name='{self.name}'")
         except Exception as exc:  # noqa: BLE001
-            raise RegistryError(f"MLflow registry lookup failed: {_first_line(exc)}") from exc
+            raise RegistryError(f"MLflow registry lookup failed: {first_line(exc)}") from exc
         return sorted((self._info(v) for v in found), key=lambda v: v.version, reverse=True)
 
     def _info(self, found: Any) -> ModelVersionInfo:
@@ -230,7 +230,7 @@ class Registry:
                 aliases = [a for a, v in (model.aliases or {}).items() if str(v) == found.version]
             metrics = dict(self.client.get_run(found.run_id).data.metrics) if found.run_id else {}
         except Exception as exc:  # noqa: BLE001
-            raise RegistryError(f"MLflow lookup failed: {_first_line(exc)}") from exc
+            raise RegistryError(f"MLflow lookup failed: {first_line(exc)}") from exc
         created = datetime.fromtimestamp(found.creation_timestamp / 1000, tz=timezone.utc)
         return ModelVersionInfo(
             model=self.name,
@@ -251,7 +251,7 @@ class Registry:
             return mlflow.sklearn.load_model(f"models:/{self.name}/{info.version}")
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(
-                f"could not load model '{self.name}' version {info.version}: {_first_line(exc)}"
+                f"could not load model '{self.name}' version {info.version}: {first_line(exc)}"
             ) from exc
 
     def input_schema(self, version: int) -> dict[str, str]:
@@ -264,7 +264,7 @@ class Registry:
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(
                 f"could not read the signature of '{self.name}' version {version}: "
-                f"{_first_line(exc)}"
+                f"{first_line(exc)}"
             ) from exc
         if signature is None or signature.inputs is None:
             return {}
@@ -284,7 +284,7 @@ class Registry:
             except Exception as exc:  # noqa: BLE001
                 raise RegistryError(
                     f"version {info.version} of '{self.name}' has no reference data "
-                    f"({REFERENCE_ARTIFACT}): {_first_line(exc)}"
+                    f"({REFERENCE_ARTIFACT}): {first_line(exc)}"
                 ) from exc
             return pd.read_parquet(local)
 
@@ -293,13 +293,13 @@ class Registry:
         try:
             self.client.set_model_version_tag(self.name, str(version), key, value[:5000])
         except Exception as exc:  # noqa: BLE001
-            raise RegistryError(f"tagging version {version} failed: {_first_line(exc)}") from exc
+            raise RegistryError(f"tagging version {version} failed: {first_line(exc)}") from exc
 
     def _set_alias(self, alias: str, version: int) -> None:
         try:
             self.client.set_registered_model_alias(self.name, alias, str(version))
         except Exception as exc:  # noqa: BLE001
-            raise RegistryError(f"setting alias '{alias}' failed: {_first_line(exc)}") from exc
+            raise RegistryError(f"setting alias '{alias}' failed: {first_line(exc)}") from exc
 
     def promote(self, version: int, reason: str) -> AliasMove:
         """Make ``version`` the champion and keep the former one as ``previous``. Idempotent."""
@@ -377,7 +377,7 @@ class Registry:
                 run_id: str = run.info.run_id
                 return run_id
         except Exception as exc:  # noqa: BLE001
-            raise RegistryError(f"logging the {step} run to MLflow failed: {_first_line(exc)}")
+            raise RegistryError(f"logging the {step} run to MLflow failed: {first_line(exc)}")
 
 
 def _check_reachable(uri: str) -> None:
@@ -395,8 +395,3 @@ def _check_reachable(uri: str) -> None:
 def _is_missing(exc: Exception) -> bool:
     text = str(exc)
     return "RESOURCE_DOES_NOT_EXIST" in text or "not found" in text.lower()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -237,15 +237,14 @@ def _predict_section(predict: dict[str, Any] | None) -> str:
 def _links_section(
     drift: dict[str, Any], retrain: dict[str, Any] | None, github: dict[str, Any]
 ) -> str:
-    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
-    repository = os.environ.get("GITHUB_REPOSITORY")
-    run_id = os.environ.get("GITHUB_RUN_ID")
+    from pipeline.github import GitHubTarget
+
+    run_url = GitHubTarget.from_env().run_url
     lines = ["## Links", ""]
     pull = github.get("pull")
     if pull:
         lines.append(f"- Promotion PR: #{pull['number']} ({pull['url']})")
-    if repository and run_id:
-        run_url = f"{server}/{repository}/actions/runs/{run_id}"
+    if run_url:
         lines.append(f"- Workflow run: {run_url}")
         lines.append(f"- HTML drift report: artifact `drift-report` of {run_url}#artifacts")
     else:
