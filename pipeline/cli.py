@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Settings, load_settings
-from pipeline.errors import PipelineError, first_line
+from pipeline.errors import DataError, PipelineError, first_line
 
 DRIFT_KINDS = ("none", "covariate", "prediction", "concept", "mixed")
 
@@ -74,16 +74,35 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_drift(args: argparse.Namespace, settings: Settings) -> Any:
+    from datetime import datetime, timezone
+
     from pipeline.cycle import drift_step
 
+    config = settings.model(args.model)
     reference = Path(args.reference) if args.reference else None
-    return drift_step(
-        settings,
-        settings.model(args.model),
-        Path(args.current),
-        _out_dir(args, settings),
-        reference,
-    )
+    if args.from_log:
+        from pipeline.predlog import write_window
+
+        if args.days <= 0:
+            raise DataError(f"--days must be positive, not {args.days:g}")
+        if not args.out and not args.period:
+            # Not the monthly folder: the API's window must not overwrite the batch's drift.json.
+            args.period = "api-" + datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        out_dir = _out_dir(args, settings)
+        current = write_window(
+            settings, config, args.days, out_dir / "prediction_log_window.parquet"
+        )
+    else:
+        out_dir = _out_dir(args, settings)
+        current = Path(args.current)
+    return drift_step(settings, config, current, out_dir, reference)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.serve import serve
+
+    serve(settings, settings.model(args.model), args.host, args.port)
+    return {"model": settings.model(args.model).name, "stopped": True}
 
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> Any:
@@ -136,7 +155,7 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import current_period, run_cycle
+    from pipeline.cycle import current_period, parse_steps, run_cycle
 
     return run_cycle(
         settings,
@@ -146,6 +165,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> Any:
         force_retrain=args.force_retrain,
         current=Path(args.current) if args.current else None,
         dry_run=args.dry_run,
+        steps=parse_steps(args.steps),
     )
 
 
@@ -194,7 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_period(predict)
 
     drift = add("drift", cmd_drift, "detect feature, prediction and concept drift")
-    drift.add_argument("--current", required=True, help="current batch file")
+    source = drift.add_mutually_exclusive_group(required=True)
+    source.add_argument("--current", help="current batch file")
+    source.add_argument(
+        "--from-log", action="store_true", help="what the API scored (the prediction log) instead"
+    )
+    drift.add_argument(
+        "--days", type=float, default=30.0, help="with --from-log: the window, in days (default 30)"
+    )
     drift.add_argument("--reference", help="reference batch (default: champion's training data)")
     add_period(drift)
 
@@ -238,6 +265,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--force-retrain", action="store_true", help="retrain whatever the policy says"
     )
     run.add_argument("--dry-run", action="store_true", help="do not call GitHub")
+    run.add_argument(
+        "--steps",
+        default="predict,drift,retrain,report",
+        help="comma-separated part of the cycle to run (default: all four steps)",
+    )
+
+    serve = add("serve", cmd_serve, "HTTP API serving the champion; logs every prediction")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (0.0.0.0 in a container)"
+    )
+    serve.add_argument("--port", type=int, default=8000)
     return parser
 
 

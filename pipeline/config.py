@@ -98,6 +98,8 @@ class Settings:
     model_cards_dir: str = "model_cards"
     data_dir: str = "data"
     predict_chunk_rows: int = 100000
+    prediction_log_url: str = ""
+    serve_reload_seconds: float = 10.0
     models: Mapping[str, ModelConfig] = field(default_factory=dict)
 
     def model(self, name: str | None) -> ModelConfig:
@@ -128,7 +130,16 @@ class Settings:
     @property
     def tracking_uri(self) -> str:
         """The tracking URI with a relative SQLite path anchored at the project root."""
-        uri = self.mlflow_tracking_uri
+        return self._anchored(self.mlflow_tracking_uri)
+
+    @property
+    def prediction_log(self) -> str:
+        """The prediction log's database URL (default: SQLite in the output folder)."""
+        if not self.prediction_log_url:
+            return f"sqlite:///{(self.path(self.output_dir) / 'prediction_log.db').resolve()}"
+        return self._anchored(self.prediction_log_url)
+
+    def _anchored(self, uri: str) -> str:
         prefix = "sqlite:///"
         if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
             return prefix + str(self.project_root / uri[len(prefix) :])
@@ -171,6 +182,8 @@ def load_settings(
     globals_ = _override(globals_, Settings, "PIPELINE_", env, skip={"project_root", "models"})
     if "MLFLOW_TRACKING_URI" in env and env["MLFLOW_TRACKING_URI"]:
         globals_["mlflow_tracking_uri"] = env["MLFLOW_TRACKING_URI"]
+    if env.get("DATABASE_URL"):
+        globals_["prediction_log_url"] = env["DATABASE_URL"]
     unknown = set(globals_) - {f.name for f in dataclasses.fields(Settings)}
     if unknown:
         raise ConfigError(f"unknown setting(s) in [tool.pipeline]: {', '.join(sorted(unknown))}")

@@ -190,11 +190,23 @@ def drift_step(
                 artifacts=[html],
             )
         outputs.write_json(DRIFT_FILE, result)
+    from pipeline.retrain import should_retrain
+
+    retrain = should_retrain(
+        champion,
+        config,
+        to_jsonable(result),
+        current_batch.labelled_rows,
+        force=False,
+        now=datetime.now(timezone.utc),
+    )
     set_step_outputs(
         {
             "drift_detected": str(result.drift_detected).lower(),
             "drift_share": result.drift_share,
             "n_drifted_features": result.n_drifted_features,
+            "retrain": str(retrain.outcome == "retrain").lower(),
+            "retrain_reasons": "; ".join(retrain.reasons),
         }
     )
     return result
@@ -325,18 +337,36 @@ def rollback_step(settings: Settings, config: ModelConfig, reason: str) -> Alias
     return Registry(settings, config).rollback(reason)
 
 
+CYCLE_STEPS = ("predict", "drift", "retrain", "report")
+
+
 @dataclass
 class CycleResult:
     model: str
     period: str
     out_dir: str
     batch: str
+    steps: list[str]
     bootstrapped_version: int | None
-    drift_detected: bool
-    retrain_decision: str
-    issue_title: str
+    drift_detected: bool | None = None
+    retrain_decision: str | None = None
+    issue_title: str | None = None
     issue_url: str | None = None
     pull_url: str | None = None
+
+
+def parse_steps(text: str) -> tuple[str, ...]:
+    """``predict,drift`` -> the steps in cycle order; unknown names are a one-line error."""
+    from pipeline.errors import ConfigError
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CYCLE_STEPS]
+    if unknown or not names:
+        raise ConfigError(
+            f"unknown step(s) {', '.join(repr(n) for n in unknown) or '(none given)'}; "
+            f"choose from {','.join(CYCLE_STEPS)}"
+        )
+    return tuple(step for step in CYCLE_STEPS if step in names)
 
 
 def run_cycle(
@@ -348,16 +378,19 @@ def run_cycle(
     current: Path | None = None,
     dry_run: bool = True,
     target: GitHubTarget | None = None,
+    steps: tuple[str, ...] = CYCLE_STEPS,
 ) -> CycleResult:
     """Predict, detect drift, retrain when the policy says so, and report.
 
-    Outside a dry run a failing step is reported on GitHub too (named, with the run's link)
-    before the error reaches the caller; a missing token fails before any work is done.
+    ``steps`` runs part of the cycle, as the workflow's jobs do (each job one step, the results
+    handed on in the output folder). Outside a dry run a failing step is reported on GitHub too
+    (named, with the run's link) before the error reaches the caller; a missing token fails
+    before any work is done.
     """
     from pipeline.alerts import alert_text, send_alert
 
     target = target or GitHubTarget.from_env()
-    if not dry_run:
+    if not dry_run and "report" in steps:
         target.require()
     step = "bootstrap"
     try:
@@ -371,41 +404,46 @@ def run_cycle(
             step = "data"
             kind = "mixed" if simulate_drift else "none"
             current = settings.path(settings.data_dir) / config.name / f"{period}-{kind}.csv"
-            log.info("no --current given: generating the %s batch (%s drift)", period, kind)
-            seed = period_seed(period)
-            generate_batch(
-                settings, config, current, config.batch_rows, seed, kind, start_id=seed * 10
-            )
-        step = "predict"
-        log.info("step 1/4: batch prediction")
-        predict_step(settings, config, current, out_dir)
-        step = "drift"
-        log.info("step 2/4: drift detection")
-        drift = drift_step(settings, config, current, out_dir)
-        step = "retrain"
-        log.info("step 3/4: retraining policy")
-        retrain = retrain_step(settings, config, current, out_dir, force=force_retrain)
-        step = "report"
-        log.info("step 4/4: report")
-        publication = report_step(settings, config, out_dir, dry_run=dry_run, target=target)
+            if current.exists():
+                log.info("using the %s batch generated earlier: %s", period, current)
+            else:
+                log.info("no --current given: generating the %s batch (%s drift)", period, kind)
+                seed = period_seed(period)
+                generate_batch(
+                    settings, config, current, config.batch_rows, seed, kind, start_id=seed * 10
+                )
+        result = CycleResult(
+            model=config.name,
+            period=period,
+            out_dir=str(out_dir),
+            batch=str(current),
+            steps=list(steps),
+            bootstrapped_version=bootstrapped,
+        )
+        publication = None
+        for number, step in enumerate(steps, start=1):
+            log.info("step %d/%d: %s", number, len(steps), step)
+            if step == "predict":
+                predict_step(settings, config, current, out_dir)
+            elif step == "drift":
+                result.drift_detected = drift_step(
+                    settings, config, current, out_dir
+                ).drift_detected
+            elif step == "retrain":
+                retrain = retrain_step(settings, config, current, out_dir, force=force_retrain)
+                result.retrain_decision = retrain.decision
+            elif step == "report":
+                publication = report_step(settings, config, out_dir, dry_run=dry_run, target=target)
     except Exception as error:
         if not dry_run:
             _report_failure(config, period, step, error, target)
         raise
-    link = publication.issue.url if publication.issue else None
-    send_alert(alert_text(config.name, period, publication.verdict.replace("**", ""), link))
-    result = CycleResult(
-        model=config.name,
-        period=period,
-        out_dir=str(out_dir),
-        batch=str(current),
-        bootstrapped_version=bootstrapped,
-        drift_detected=drift.drift_detected,
-        retrain_decision=retrain.decision,
-        issue_title=publication.title,
-        issue_url=link,
-        pull_url=publication.pull.url if publication.pull else None,
-    )
+    if publication is not None:
+        link = publication.issue.url if publication.issue else None
+        send_alert(alert_text(config.name, period, publication.verdict.replace("**", ""), link))
+        result.issue_title = publication.title
+        result.issue_url = link
+        result.pull_url = publication.pull.url if publication.pull else None
     write_json_atomic(out_dir / "cycle.json", to_jsonable(result))
     return result
 

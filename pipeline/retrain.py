@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig
-from pipeline.policy import promotion_decision, retrain_decision
-from pipeline.registry import CHAMPION, Registry
+from pipeline.policy import Decision, promotion_decision, retrain_decision
+from pipeline.registry import CHAMPION, ModelVersionInfo, Registry
 from pipeline.results import write_json_atomic
 
 if TYPE_CHECKING:
@@ -60,6 +60,32 @@ class RetrainResult:
         return cls(**values)
 
 
+def should_retrain(
+    champion: ModelVersionInfo | None,
+    config: ModelConfig,
+    drift: dict[str, Any],
+    labelled_rows: int,
+    force: bool,
+    now: datetime,
+) -> Decision:
+    """The retraining policy applied to a drift result (``drift.json``) and the champion's age.
+
+    The drift step calls it too, so the workflow skips the retrain job when it would do nothing.
+    """
+    age_days = None
+    if champion is not None:
+        age_days = (now - datetime.fromisoformat(champion.created_at)).total_seconds() / 86400
+    concept = bool((drift.get("concept_drift") or {}).get("detected"))
+    return retrain_decision(
+        bool(drift.get("drift_detected")),
+        concept,
+        labelled_rows,
+        age_days,
+        force,
+        config.thresholds,
+    )
+
+
 def run_retrain(
     registry: Registry,
     config: ModelConfig,
@@ -77,18 +103,7 @@ def run_retrain(
 
     now = datetime.now(timezone.utc)
     champion = registry.by_alias(CHAMPION)
-    age_days = None
-    if champion is not None:
-        age_days = (now - datetime.fromisoformat(champion.created_at)).total_seconds() / 86400
-    concept = bool((drift.get("concept_drift") or {}).get("detected"))
-    decision = retrain_decision(
-        bool(drift.get("drift_detected")),
-        concept,
-        current.labelled_rows,
-        age_days,
-        force,
-        config.thresholds,
-    )
+    decision = should_retrain(champion, config, drift, current.labelled_rows, force, now)
     result = RetrainResult(
         model=config.name,
         retrained=False,

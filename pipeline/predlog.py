@@ -1,0 +1,182 @@
+"""The prediction log: every record the API scored, with its score and the model version.
+
+One SQL table through SQLAlchemy (already installed with MLflow): SQLite by default, PostgreSQL
+(or any SQLAlchemy URL) when ``DATABASE_URL`` says so. ``pipeline drift --from-log`` reads a
+window of it back as a batch, so the drift of what the API saw is checked like a monthly batch.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.config import ModelConfig, Settings
+from pipeline.errors import DataError, PipelineError, first_line
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TABLE = "prediction_log"
+
+
+class PredictionLogError(PipelineError):
+    exit_code = 7
+
+
+class PredictionLog:
+    def __init__(self, url: str) -> None:
+        import sqlalchemy as sa
+
+        self.url = url
+        sqlite = url.startswith("sqlite")
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # SQLite: one writer at a time anyway, so writes are serialised here rather than
+            # left to fail with "database is locked" under concurrent requests.
+            self._engine = sa.create_engine(
+                url,
+                connect_args={"timeout": 30, "check_same_thread": False} if sqlite else {},
+                pool_pre_ping=not sqlite,
+            )
+            if sqlite:
+                sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+            metadata = sa.MetaData()
+            self._table = sa.Table(
+                TABLE,
+                metadata,
+                sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+                sa.Column("model", sa.String(100), nullable=False, index=True),
+                sa.Column("model_version", sa.Integer, nullable=False),
+                sa.Column("request_id", sa.String(64), nullable=False),
+                sa.Column("features", sa.Text, nullable=False),
+                sa.Column("score", sa.Float, nullable=True),
+                sa.Column("predicted", sa.Boolean, nullable=True),
+            )
+            metadata.create_all(self._engine)
+        except Exception as exc:  # noqa: BLE001 - a bad URL or unreachable database: one line
+            raise PredictionLogError(
+                f"prediction log at {_redacted(url)} is not usable: {first_line(exc)}"
+            ) from exc
+        self._write_lock = threading.Lock() if sqlite else None
+
+    def append(
+        self,
+        model: str,
+        model_version: int,
+        request_id: str,
+        records: list[dict[str, Any]],
+        scores: list[float | None],
+        predicted: list[bool | None],
+    ) -> int:
+        """Append one request's records in one transaction; returns the rows written."""
+        now = datetime.now(timezone.utc)
+        rows = [
+            {
+                "created_at": now,
+                "model": model,
+                "model_version": model_version,
+                "request_id": request_id,
+                "features": json.dumps(record, sort_keys=True, default=str),
+                "score": score,
+                "predicted": flag,
+            }
+            for record, score, flag in zip(records, scores, predicted)
+        ]
+        if not rows:
+            return 0
+        try:
+            if self._write_lock is None:
+                self._insert(rows)
+            else:
+                with self._write_lock:
+                    self._insert(rows)
+        except Exception as exc:  # noqa: BLE001
+            raise PredictionLogError(
+                f"writing to the prediction log at {_redacted(self.url)} failed: {first_line(exc)}"
+            ) from exc
+        return len(rows)
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(self._table.insert(), rows)
+
+    def count(self, model: str | None = None) -> int:
+        import sqlalchemy as sa
+
+        query = sa.select(sa.func.count()).select_from(self._table)
+        if model is not None:
+            query = query.where(self._table.c.model == model)
+        with self._engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def window(self, model: str, days: float, now: datetime | None = None) -> pd.DataFrame:
+        """The records logged for ``model`` in the last ``days`` days, as a batch frame."""
+        import pandas as pd
+        import sqlalchemy as sa
+
+        since = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+        table = self._table
+        query = (
+            sa.select(table.c.features, table.c.score, table.c.model_version)
+            .where(table.c.model == model, table.c.created_at >= since)
+            .order_by(table.c.id)
+        )
+        try:
+            with self._engine.connect() as connection:
+                rows = connection.execute(query).all()
+        except Exception as exc:  # noqa: BLE001
+            raise PredictionLogError(
+                f"reading the prediction log at {_redacted(self.url)} failed: {first_line(exc)}"
+            ) from exc
+        if not rows:
+            raise DataError(
+                f"the prediction log at {_redacted(self.url)} has no predictions of model "
+                f"'{model}' in the last {days:g} day(s)"
+            )
+        return pd.DataFrame([json.loads(row.features) for row in rows])
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    # WAL lets the drift command read while the API writes; NORMAL sync is durable in WAL mode
+    # across application crashes, which is what the log needs.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password: it ends up in logs and error messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+def write_window(settings: Settings, config: ModelConfig, days: float, out: Path) -> Path:
+    """Write the last ``days`` days of the log as a batch file, for ``pipeline drift``."""
+    from pipeline.data import write_frame
+    from pipeline.results import staged_outputs
+
+    prediction_log = PredictionLog(settings.prediction_log)
+    try:
+        frame = prediction_log.window(config.name, days)
+    finally:
+        prediction_log.close()
+    with staged_outputs(out.parent) as outputs:
+        write_frame(outputs, out.name, frame)
+    return out

@@ -1,0 +1,282 @@
+"""``pipeline serve``: the champion behind an HTTP API, with every prediction logged.
+
+``POST /predict`` validates records against the model's schema (422 naming the column),
+scores them with the champion and appends them to the prediction log before answering.
+``GET /model``, ``GET /drift`` and ``GET /health`` describe what is served. A watcher thread
+polls the registry's ``champion`` alias and swaps a newly promoted version in without a
+restart; requests in flight finish on the model they started with.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from pipeline.config import ModelConfig, Settings
+from pipeline.errors import DataError, PipelineError, first_line
+from pipeline.registry import CHAMPION, ModelVersionInfo, Registry
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from pipeline.predlog import PredictionLog
+
+log = logging.getLogger("pipeline.serve")
+MAX_RECORDS = 10000
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    info: ModelVersionInfo
+    model: Any
+    loaded_at: str
+
+
+class ChampionWatcher:
+    """The champion being served, swapped for a new one when the registry's alias moves."""
+
+    def __init__(self, registry: Registry, interval_seconds: float) -> None:
+        self.registry = registry
+        self.interval = interval_seconds
+        self._served: ServedModel | None = None
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def served(self) -> ServedModel | None:
+        return self._served
+
+    def refresh(self) -> bool:
+        """Load the champion if it is not the version served; True when it swapped one in."""
+        try:
+            champion = self.registry.by_alias(CHAMPION)
+            if champion is None:
+                self.last_error = f"model '{self.registry.name}' has no champion yet"
+                return False
+            current = self._served
+            if current is not None and current.info.version == champion.version:
+                self.last_error = None
+                return False
+            model = self.registry.load_model(champion)
+        except PipelineError as error:
+            # Keep serving what is loaded: a registry hiccup must not take the API down.
+            self.last_error = str(error)
+            log.warning("champion check failed: %s", error)
+            return False
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        # One reference assignment: a request sees the old model or the new one, never a mix.
+        self._served = ServedModel(champion, model, stamp)
+        self.last_error = None
+        log.info(
+            "serving %s v%d%s",
+            self.registry.name,
+            champion.version,
+            f" (was v{current.info.version})" if current else "",
+        )
+        return True
+
+    def start(self) -> None:
+        self.refresh()
+        self._thread = threading.Thread(target=self._watch, name="champion-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.refresh()
+
+
+def latest_drift(settings: Settings, model: str) -> dict[str, Any] | None:
+    """The newest ``drift.json`` of ``model`` across its periods, or None before the first."""
+    from pipeline.drift import DRIFT_FILE
+    from pipeline.results import read_json
+
+    folder = settings.path(settings.output_dir) / model
+    found = sorted(folder.glob(f"*/{DRIFT_FILE}"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        return None
+    result = read_json(found[-1])
+    result.setdefault("period", found[-1].parent.name)
+    return result
+
+
+def records_of(payload: Any) -> list[dict[str, Any]]:
+    """The records of a request body: ``{"records": [...]}`` or a bare list of objects."""
+    records = payload.get("records") if isinstance(payload, dict) else payload
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise DataError('the body must be {"records": [{"<column>": <value>, ...}, ...]}')
+    if not records:
+        raise DataError("the request has no records")
+    if len(records) > MAX_RECORDS:
+        raise DataError(f"the request has {len(records)} records; at most {MAX_RECORDS} per call")
+    return records
+
+
+def score_records(
+    served: ServedModel, config: ModelConfig, records: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Validate and score; any record the schema rejects fails the whole request, by name."""
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.predict import score_chunk
+    from pipeline.schema import validate_batch
+
+    batch = validate_batch(pd.DataFrame.from_records(records), config, "the request")
+    if batch.rejected_rows:
+        assert batch.accepted is not None
+        first = int(np.flatnonzero(~batch.accepted.to_numpy())[0])
+        reasons = ", ".join(
+            f"{reason} ({count})" for reason, count in batch.rejection_reasons.items()
+        )
+        raise DataError(
+            f"{batch.rejected_rows} record(s) rejected, the first is row {first + 1}: {reasons}"
+        )
+    scored = score_chunk(served.model, batch.frame, config, batch.accepted)
+    scores = scored["score"].to_numpy(dtype="float64")
+    predicted = scored["predicted"].to_numpy(dtype=bool)
+    predictions: list[dict[str, Any]] = [
+        {"score": round(float(score), 6), "predicted": bool(flag)}
+        for score, flag in zip(scores, predicted)
+    ]
+    for spec in config.columns_with_role("id"):
+        # Echo the caller's own id values (the validated frame holds them as floats).
+        for item, record in zip(predictions, records):
+            if spec.name in record:
+                item[spec.name] = record[spec.name]
+    return {
+        "model": config.name,
+        "model_version": served.info.version,
+        "predictions": predictions,
+        "ignored_columns": batch.extra_columns,
+    }
+
+
+def create_app(
+    settings: Settings,
+    config: ModelConfig,
+    watcher: ChampionWatcher | None = None,
+    prediction_log: PredictionLog | None = None,
+) -> FastAPI:
+    from fastapi import Body, FastAPI
+    from fastapi.responses import JSONResponse
+
+    from pipeline.predlog import PredictionLog
+
+    watcher = watcher or ChampionWatcher(Registry(settings, config), settings.serve_reload_seconds)
+    prediction_log = prediction_log or PredictionLog(settings.prediction_log)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        watcher.start()
+        try:
+            yield
+        finally:
+            watcher.stop()
+            prediction_log.close()
+
+    app = FastAPI(
+        title=f"Driftgate: {config.name}",
+        description=config.description,
+        lifespan=lifespan,
+    )
+
+    def unavailable() -> JSONResponse:
+        reason = watcher.last_error or f"model '{config.name}' is not loaded yet"
+        return JSONResponse({"detail": reason}, status_code=503)
+
+    # Plain ``def`` handlers run in FastAPI's thread pool: scoring is CPU work that must not
+    # block the event loop, and several requests score at once.
+    @app.post("/predict")
+    def predict(payload: Any = Body(...)) -> Any:
+        served = watcher.served
+        if served is None:
+            return unavailable()
+        started = time.perf_counter()
+        try:
+            records = records_of(payload)
+            answer = score_records(served, config, records)
+        except DataError as error:
+            return JSONResponse({"detail": str(error)}, status_code=422)
+        request_id = uuid.uuid4().hex
+        try:
+            prediction_log.append(
+                config.name,
+                served.info.version,
+                request_id,
+                records,
+                [p["score"] for p in answer["predictions"]],
+                [p["predicted"] for p in answer["predictions"]],
+            )
+        except PipelineError as error:
+            # An unlogged prediction would be invisible to drift checks: fail the request.
+            log.error("%s", error)
+            return JSONResponse({"detail": str(error)}, status_code=503)
+        answer["request_id"] = request_id
+        answer["milliseconds"] = round(1000 * (time.perf_counter() - started), 2)
+        return answer
+
+    @app.get("/model")
+    def model_info() -> Any:
+        served = watcher.served
+        if served is None:
+            return unavailable()
+        info = served.info
+        return {
+            "name": config.name,
+            "version": info.version,
+            "run_id": info.run_id,
+            "aliases": info.aliases,
+            "metrics": info.metrics,
+            "created_at": info.created_at,
+            "promoted_at": info.tags.get("driftgate.promoted_at"),
+            "promotion_reason": info.tags.get("driftgate.promotion_reason"),
+            "loaded_at": served.loaded_at,
+        }
+
+    @app.get("/drift")
+    def drift() -> Any:
+        result = latest_drift(settings, config.name)
+        if result is None:
+            return JSONResponse(
+                {"detail": f"no drift result for model '{config.name}' yet"}, status_code=404
+            )
+        return result
+
+    @app.get("/health")
+    def health() -> Any:
+        served = watcher.served
+        if served is None:
+            return unavailable()
+        body = {"status": "ok", "model": config.name, "version": served.info.version}
+        if watcher.last_error:
+            body["warning"] = watcher.last_error
+        return body
+
+    return app
+
+
+def serve(settings: Settings, config: ModelConfig, host: str, port: int) -> None:
+    """Run the API with uvicorn until interrupted."""
+    import uvicorn
+
+    try:
+        app = create_app(settings, config)
+    except PipelineError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise PipelineError(f"could not start the API: {first_line(exc)}") from exc
+    log.info("serving %s on http://%s:%d", config.name, host, port)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

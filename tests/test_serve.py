@@ -1,0 +1,158 @@
+"""The serving API in process: predictions, 422s naming the column, the log, hot reload."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from conftest import files_in, run_cli
+from fastapi.testclient import TestClient
+
+from pipeline.config import ModelConfig, Settings, load_settings
+from pipeline.cycle import generate_batch, promote_step, train_step
+from pipeline.predlog import PredictionLog
+from pipeline.registry import Registry
+from pipeline.serve import ChampionWatcher, create_app
+
+
+@pytest.fixture
+def served(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Settings, ModelConfig]]:
+    """Its own registry with one trained champion, and the API's log in the project folder."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'serve.db'}")
+    monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(project / "artifacts"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{project / 'log.db'}")
+    settings = load_settings()
+    config = settings.model("attrition")
+    train_step(settings, config, None)
+    yield settings, config
+
+
+def _records(settings: Settings, config: ModelConfig, rows: int, seed: int = 7) -> list[Any]:
+    path = generate_batch(
+        settings, config, settings.path("data") / f"api-{seed}.csv", rows, seed, labels=False
+    )
+    return json.loads(pd.read_csv(path).to_json(orient="records"))
+
+
+def _client(settings: Settings, config: ModelConfig, interval: float = 3600) -> TestClient:
+    watcher = ChampionWatcher(Registry(settings, config), interval)
+    return TestClient(create_app(settings, config, watcher=watcher))
+
+
+def test_predict_scores_records_and_logs_every_one(
+    served: tuple[Settings, ModelConfig],
+) -> None:
+    settings, config = served
+    records = _records(settings, config, 5)
+    with _client(settings, config) as client:
+        response = client.post("/predict", json={"records": records})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["model"] == "attrition" and body["model_version"] == 1
+        assert len(body["predictions"]) == 5
+        first = body["predictions"][0]
+        assert 0.0 <= first["score"] <= 1.0 and isinstance(first["predicted"], bool)
+        assert first["EmployeeNumber"] == records[0]["EmployeeNumber"]
+        # A bare list of records is accepted too.
+        assert client.post("/predict", json=records[:2]).status_code == 200
+        assert client.get("/health").json() == {"status": "ok", "model": "attrition", "version": 1}
+        model = client.get("/model").json()
+        assert model["version"] == 1 and "champion" in model["aliases"]
+        assert model["metrics"]["test_roc_auc"] > 0.7
+    log = PredictionLog(settings.prediction_log)
+    assert log.count("attrition") == 7
+    window = log.window("attrition", days=1)
+    assert list(window["Age"][:5]) == [r["Age"] for r in records]
+    log.close()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda rs: [r.pop("Age") for r in rs], "missing column(s) 'Age'"),
+        (lambda rs: rs[1].pop("Age"), "the first is row 2: missing Age"),
+        (lambda rs: rs[1].update(OverTime="Maybe"), "column 'OverTime' in the request has level"),
+        (lambda rs: rs[1].update(MonthlyIncome="a lot"), "column 'MonthlyIncome' in the request"),
+        (lambda rs: rs[1].update(DistanceFromHome=-40), "row 2: DistanceFromHome outside"),
+    ],
+    ids=["missing-column", "missing-value", "unseen-level", "wrong-type", "out-of-range"],
+)
+def test_bad_records_get_422_naming_the_column_and_nothing_is_logged(
+    served: tuple[Settings, ModelConfig], change: Any, message: str
+) -> None:
+    settings, config = served
+    records = _records(settings, config, 3)
+    change(records)
+    with _client(settings, config) as client:
+        response = client.post("/predict", json={"records": records})
+        assert response.status_code == 422
+        assert message in response.json()["detail"]
+        assert client.post("/predict", json={"rows": []}).status_code == 422
+        assert client.post("/predict", json={"records": []}).json()["detail"] == (
+            "the request has no records"
+        )
+    assert PredictionLog(settings.prediction_log).count() == 0
+
+
+def test_drift_endpoint_and_drift_from_the_prediction_log(
+    served: tuple[Settings, ModelConfig],
+) -> None:
+    settings, config = served
+    with _client(settings, config) as client:
+        assert client.get("/drift").status_code == 404
+        empty = run_cli("drift", "--from-log", "--days", "1", "--out", "empty")
+        assert empty.code == 3
+        assert "has no predictions of model 'attrition' in the last 1 day(s)" in empty.stderr
+        assert files_in(settings.project_root / "empty") == []
+
+        for offset in range(0, 300, 100):
+            records = _records(settings, config, 100, seed=offset)
+            assert client.post("/predict", json={"records": records}).status_code == 200
+        result = run_cli("drift", "--from-log", "--days", "7")
+        assert result.code == 0, result.stderr
+        drift = json.loads(result.stdout)
+        assert drift["drift_detected"] is False
+        out = Path(drift["current"]).parent
+        assert out.name.startswith("api-") and (out / "drift.json").exists()
+        latest = client.get("/drift").json()
+        assert latest["current"] == drift["current"] and latest["period"] == out.name
+
+
+def test_a_promotion_is_served_without_a_restart(
+    served: tuple[Settings, ModelConfig],
+) -> None:
+    settings, config = served
+    records = _records(settings, config, 2)
+    with _client(settings, config, interval=0.2) as client:
+        assert client.post("/predict", json={"records": records}).json()["model_version"] == 1
+        train_step(settings, config, None, seed=1)
+        promote_step(settings, config, version=2, reason="test")
+        deadline = time.monotonic() + 60
+        while client.get("/model").json()["version"] != 2:
+            assert time.monotonic() < deadline, "the API never picked up version 2"
+            time.sleep(0.2)
+        answer = client.post("/predict", json={"records": records}).json()
+        assert answer["model_version"] == 2
+        model = client.get("/model").json()
+        assert model["promotion_reason"] == "test" and model["promoted_at"]
+
+
+def test_no_champion_yet_is_a_503_not_a_crash(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'empty.db'}")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{project / 'log.db'}")
+    settings = load_settings()
+    config = settings.model("attrition")
+    with _client(settings, config) as client:
+        response = client.get("/health")
+        assert response.status_code == 503
+        assert response.json()["detail"] == "model 'attrition' has no champion yet"
+        assert client.post("/predict", json={"records": [{"Age": 30}]}).status_code == 503
