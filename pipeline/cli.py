@@ -23,6 +23,23 @@ from pipeline.errors import DataError, PipelineError, first_line
 DRIFT_KINDS = ("none", "covariate", "prediction", "concept", "mixed")
 
 Handler = Callable[[argparse.Namespace, Settings], Any]
+TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+
+
+def truth(text: str) -> bool:
+    """A flag's optional value, so a workflow can pass its boolean input straight through."""
+    if text.strip().lower() in TRUE:
+        return True
+    if text.strip().lower() in FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
+def add_flag(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
+    """``--flag`` alone means true; ``--flag true|false`` takes a workflow input as it is."""
+    parser.add_argument(
+        name, nargs="?", const=True, default=False, type=truth, metavar="true|false", help=help_text
+    )
 
 
 def _out_dir(args: argparse.Namespace, settings: Settings) -> Path:
@@ -129,11 +146,16 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> Any:
 
 def cmd_promote(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.cycle import event_model, promote_from_event, promote_step
+    from pipeline.results import set_step_outputs
 
     if args.event:
         # The promotion branch (promote/<model>-v<N>) names the model when --model does not.
         model = args.model or event_model(Path(args.event), settings.models)
         config = settings.model(model)
+        if args.print_model:
+            # promote.yml's first job: the model names the registry's concurrency group.
+            set_step_outputs({"model": config.name})
+            return {"model": config.name}
         return promote_from_event(settings, config, Path(args.event), dry_run=args.dry_run)
     config = settings.model(args.model)
     return promote_step(
@@ -181,11 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pipeline",
         description="Driftgate: batch prediction, drift detection, retraining and promotion.",
         parents=[common],
+        # Workflows and scripts spell options out: an abbreviation would break when one is added.
+        allow_abbrev=False,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text, parents=[common])
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text, parents=[common], allow_abbrev=False
+        )
         sub.set_defaults(handler=handler)
         return sub
 
@@ -193,10 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--period", help="period label, e.g. 2026-11 (default: this month)")
         sub.add_argument("--out", help="output folder (default: outputs/<model>/<period>)")
 
-    data = commands.add_parser("data", help="synthetic data", parents=[common])
+    data = commands.add_parser("data", help="synthetic data", parents=[common], allow_abbrev=False)
     data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     generate = data_commands.add_parser(
-        "generate", help="write a reproducible synthetic batch", parents=[common]
+        "generate",
+        help="write a reproducible synthetic batch",
+        parents=[common],
+        allow_abbrev=False,
     )
     generate.set_defaults(handler=cmd_data_generate)
     generate.add_argument("--rows", type=int, help="rows to generate (default: batch_rows)")
@@ -227,11 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     retrain = add("retrain", cmd_retrain, "retrain when the policy says so and compare")
     retrain.add_argument("--current", required=True, help="current (labelled) batch file")
-    retrain.add_argument("--force", action="store_true", help="retrain whatever the policy says")
+    add_flag(retrain, "--force", "retrain whatever the policy says")
     add_period(retrain)
 
     report = add("report", cmd_report, "render the drift issue from the JSON results")
-    report.add_argument("--dry-run", action="store_true", help="print instead of publishing")
+    add_flag(report, "--dry-run", "print instead of publishing")
     report.add_argument(
         "--failed-step", help="report that this step of the period's run failed, instead"
     )
@@ -248,8 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--event", help="pull_request event JSON of a closed PR ($GITHUB_EVENT_PATH)"
     )
     promote.add_argument("--reason", default="manual promotion")
+    add_flag(promote, "--dry-run", "with --event: print the PR comment, do not post")
     promote.add_argument(
-        "--dry-run", action="store_true", help="with --event: print the PR comment, do not post"
+        "--print-model",
+        action="store_true",
+        help="with --event: print the model the promotion branch names, and stop",
     )
 
     add("sync", cmd_sync, "make the registry's champions match the model cards")
@@ -260,11 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = add("run", cmd_run, "the whole monthly cycle, as the workflow runs it")
     run.add_argument("--period", help="period label (default: this month)")
     run.add_argument("--current", help="current batch (default: synthetic for the period)")
-    run.add_argument("--simulate-drift", action="store_true", help="generate a drifted batch")
-    run.add_argument(
-        "--force-retrain", action="store_true", help="retrain whatever the policy says"
-    )
-    run.add_argument("--dry-run", action="store_true", help="do not call GitHub")
+    add_flag(run, "--simulate-drift", "generate a drifted batch")
+    add_flag(run, "--force-retrain", "retrain whatever the policy says")
+    add_flag(run, "--dry-run", "do not call GitHub")
     run.add_argument(
         "--steps",
         default="predict,drift,retrain,report",

@@ -445,7 +445,16 @@ def run_cycle(
         result.issue_url = link
         result.pull_url = publication.pull.url if publication.pull else None
     write_json_atomic(out_dir / "cycle.json", to_jsonable(result))
+    # The workflow's later jobs run their steps on the same period and batch.
+    set_step_outputs({"period": period, "batch": _relative(current, settings.project_root)})
     return result
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _report_failure(

