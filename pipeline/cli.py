@@ -9,6 +9,7 @@ to stderr), exits 0 whatever the verdict, and on failure prints one line and exi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -320,7 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.filterwarnings("ignore")
     try:
         settings = load_settings()
-        result = args.handler(args, settings)
+        # stdout carries the JSON result only: libraries' own prints (MLflow's "View run at"
+        # lines against a tracking server) go to stderr with the log.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = args.handler(args, settings)
     except PipelineError as exc:
         if args.debug:
             raise
