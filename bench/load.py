@@ -1,0 +1,218 @@
+"""The API under a bounded local load, with a promotion in the middle of it.
+
+    python bench/load.py [--requests 10000] [--clients 8] [--records 1]
+
+Trains two versions in a throwaway embedded registry, starts ``pipeline serve`` (uvicorn) on
+127.0.0.1, and sends ``--requests`` POST /predict calls from ``--clients`` concurrent
+keep-alive connections. Halfway through, version 2 is promoted with ``pipeline promote``; the
+API's watcher swaps it in. Prints requests/s, p50/p99 latency, the answers per model version,
+and checks what must hold: every request answered 200 with a score in [0, 1], and one
+prediction log row per scored record (nothing lost). Exits 1 if either does not hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _cli(env: dict[str, str], *args: str) -> Any:
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], env=env, capture_output=True, text=True
+    )
+    if done.returncode:
+        raise SystemExit(f"pipeline {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the API exited before it became healthy")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("the API never became healthy")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=10000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--records", type=int, default=1, help="records per request")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="driftgate-load-"))
+    env = {
+        **os.environ,
+        "PIPELINE_CONFIG": str(ROOT / "pyproject.toml"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlruns.db'}",
+        "PIPELINE_MLFLOW_ARTIFACT_ROOT": str(work / "mlartifacts"),
+        "PIPELINE_OUTPUT_DIR": str(work / "outputs"),
+        "PIPELINE_DATA_DIR": str(work / "data"),
+        "DATABASE_URL": f"sqlite:///{work / 'predictions.db'}",
+        "PIPELINE_SERVE_RELOAD_SECONDS": "1",
+        "PIPELINE_ATTRITION_SEARCH_ITERATIONS": "1",
+    }
+    server = None
+    try:
+        print("training versions 1 and 2 ...", file=sys.stderr)
+        _cli(env, "train", "--seed", "0")
+        _cli(env, "train", "--seed", "1")
+        batch = _cli(env, "data", "generate", "--rows", "2000", "--seed", "5", "--no-labels")
+        records = _records(Path(batch["path"]))
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "serve", "--port", str(port)],
+            env=env,
+            stdout=(work / "api.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        _wait_healthy(url, server)
+        outcome = _load(port, records, args.requests, args.clients, args.records, env)
+        from pipeline.predlog import PredictionLog
+
+        logged = PredictionLog(env["DATABASE_URL"]).count("attrition")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+    latencies = sorted(outcome["latencies"])
+    p50 = latencies[len(latencies) // 2] * 1000
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    scored = outcome["ok"] * args.records
+    print(
+        f"requests:            {args.requests} from {args.clients} clients, "
+        f"{args.records} record(s) each"
+    )
+    print(f"answered 200:        {outcome['ok']}  (failed: {len(outcome['failures'])})")
+    print(
+        f"throughput:          {args.requests / outcome['seconds']:.0f} requests/s "
+        f"over {outcome['seconds']:.1f} s"
+    )
+    print(f"latency:             p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(
+        f"answers per version: {dict(sorted(outcome['versions'].items()))} "
+        f"(v2 promoted after request {outcome['promoted_at']})"
+    )
+    print(f"prediction log rows: {logged} for {scored} scored records")
+    for failure in outcome["failures"][:5]:
+        print(f"  failure: {failure}")
+    healthy = not outcome["failures"] and logged == scored and 2 in outcome["versions"]
+    print("result:              " + ("OK" if healthy else "FAILED"))
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if healthy else 1
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    return list(json.loads(pd.read_csv(path).to_json(orient="records")))
+
+
+def _load(
+    port: int,
+    records: list[dict[str, Any]],
+    requests: int,
+    clients: int,
+    per_request: int,
+    env: dict[str, str],
+) -> dict[str, Any]:
+    counter = iter(range(requests))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    failures: list[str] = []
+    versions: Counter[int] = Counter()
+    done = [0]
+    promoted_at: list[int] = []
+    halfway = threading.Event()
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                number = next(counter, None)
+            if number is None:
+                break
+            start = number * per_request % (len(records) - per_request)
+            body = json.dumps({"records": records[start : start + per_request]})
+            began = time.perf_counter()
+            try:
+                connection.request("POST", "/predict", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                payload = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                with lock:
+                    failures.append(f"request {number}: {error}")
+                continue
+            elapsed = time.perf_counter() - began
+            with lock:
+                latencies.append(elapsed)
+                done[0] += 1
+                if done[0] == requests // 2:
+                    halfway.set()
+                if response.status != 200:
+                    failures.append(f"request {number}: {response.status} {payload[:200]!r}")
+                    continue
+                answer = json.loads(payload)
+                scores = [p["score"] for p in answer["predictions"]]
+                if len(scores) != per_request or not all(0.0 <= s <= 1.0 for s in scores):
+                    failures.append(f"request {number}: bad predictions {answer}")
+                versions[answer["model_version"]] += 1
+        connection.close()
+
+    def promoter() -> None:
+        halfway.wait()
+        promoted_at.append(done[0])
+        _cli(env, "promote", "--model-version", "2", "--reason", "load test")
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    promotion = threading.Thread(target=promoter)
+    began = time.perf_counter()
+    promotion.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    halfway.set()
+    promotion.join()
+    return {
+        "latencies": latencies,
+        "failures": failures,
+        "versions": versions,
+        "seconds": seconds,
+        "ok": sum(versions.values()),
+        "promoted_at": promoted_at[0] if promoted_at else None,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
