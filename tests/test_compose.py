@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,8 +100,6 @@ def test_compose_services_natively_train_predict_serve_and_promote(
         done = batch.run(*command)
         assert done.returncode == 0, done.stderr[-3000:]
     deadline = 90
-    import time
-
     started = time.monotonic()
     while _get(f"{api.url}/model")["version"] != 2:
         assert time.monotonic() - started < deadline, (tmp_path / "api.log").read_text()[-3000:]
@@ -109,6 +108,7 @@ def test_compose_services_natively_train_predict_serve_and_promote(
 
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=mlflow.url)
+    # Both URIs: earlier tests in this process may have set a global registry URI.
+    client = MlflowClient(tracking_uri=mlflow.url, registry_uri=mlflow.url)
     assert client.get_model_version_by_alias("attrition", "champion").version == "2"
     assert client.get_model_version_by_alias("attrition", "previous").version == "1"
