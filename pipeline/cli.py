@@ -116,6 +116,18 @@ def cmd_drift(args: argparse.Namespace, settings: Settings) -> Any:
     return drift_step(settings, config, current, out_dir, reference)
 
 
+def cmd_history(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cards import read_card
+    from pipeline.history import build_history, render_history
+    from pipeline.registry import Registry
+
+    config = settings.model(args.model)
+    card = read_card(settings.path(settings.model_cards_dir), config.name)
+    history = build_history(Registry(settings, config), card.champion.version)
+    # A table is this command's product; the JSON result stays available with --json.
+    return history if args.json else render_history(history)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.serve import serve
 
@@ -302,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated part of the cycle to run (default: all four steps)",
     )
 
+    history = add("history", cmd_history, "versions, aliases, promotions and drift, newest first")
+    history.add_argument("--json", action="store_true", help="the history as JSON, not a table")
+
     serve = add("serve", cmd_serve, "HTTP API serving the champion; logs every prediction")
     serve.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (0.0.0.0 in a container)"
@@ -344,5 +359,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     from pipeline.results import to_jsonable
 
-    print(json.dumps(to_jsonable(result), indent=2))
+    print(result if isinstance(result, str) else json.dumps(to_jsonable(result), indent=2))
     return 0

@@ -227,7 +227,9 @@ class Registry:
             aliases = list(found.aliases or [])
             if not aliases:
                 model = self.client.get_registered_model(self.name)
-                aliases = [a for a, v in (model.aliases or {}).items() if str(v) == found.version]
+                aliases = [
+                    a for a, v in (model.aliases or {}).items() if str(v) == str(found.version)
+                ]
             metrics = dict(self.client.get_run(found.run_id).data.metrics) if found.run_id else {}
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(f"MLflow lookup failed: {first_line(exc)}") from exc
@@ -378,6 +380,32 @@ class Registry:
                 return run_id
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(f"logging the {step} run to MLflow failed: {first_line(exc)}")
+
+    def step_runs(self, step: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The monitoring runs of ``step`` (e.g. drift) for this model, newest first."""
+        try:
+            experiment = self.client.get_experiment_by_name(self.experiment)
+            runs = self.client.search_runs(
+                [experiment.experiment_id],
+                filter_string=(
+                    f"tags.`driftgate.step` = '{step}' and tags.`driftgate.model` = '{self.name}'"
+                ),
+                order_by=["attributes.start_time DESC"],
+                max_results=limit,
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise RegistryError(f"MLflow run search failed: {first_line(exc)}") from exc
+        return [
+            {
+                "run_id": run.info.run_id,
+                "start_time": datetime.fromtimestamp(
+                    run.info.start_time / 1000, tz=timezone.utc
+                ).isoformat(timespec="seconds"),
+                "tags": dict(run.data.tags),
+                "metrics": dict(run.data.metrics),
+            }
+            for run in runs
+        ]
 
 
 def _check_reachable(uri: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,22 @@ def test_plain_month_then_drifted_month_then_promotion_and_rollback(
     rolled = run_cli("rollback")
     assert rolled.code == 0, rolled.stderr
     assert _aliases() == {"champion": 1, "challenger": 2, "previous": 2}
+
+    history = run_cli("history")
+    assert history.code == 0, history.stderr
+    table = history.stdout.splitlines()
+    assert table[0] == "attrition: model card names none as champion"
+    versions = [line for line in table if re.match(r"v\d", line)]
+    assert [line.split()[0] for line in versions] == ["v2", "v1"]  # newest first
+    assert "challenger,previous" in versions[0] and "manual promotion" in versions[0]
+    assert versions[1].split()[2] == "champion"
+    drift_rows = [line for line in table if line.startswith("2026-")]
+    assert [row.split()[:2] for row in drift_rows] == [
+        ["2026-11", "drift"],
+        ["2026-10", "no_drift"],
+    ]
+    as_json = json.loads(run_cli("history", "--json").stdout)
+    assert [v["version"] for v in as_json["versions"]] == [2, 1]
 
 
 def test_promote_unknown_version_or_run(fresh_registry: Path) -> None:

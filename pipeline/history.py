@@ -1,0 +1,115 @@
+"""``pipeline history``: a model's versions, aliases, promotions and drift verdicts, newest first.
+
+Read from MLflow (version tags written by promote, rollback and retrain; the tags of the drift
+runs) and the model card (the champion Git asks for): no separate database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.registry import Registry
+
+
+@dataclass
+class VersionRecord:
+    version: int
+    created_at: str
+    aliases: list[str]
+    roc_auc: float | None
+    decision: str
+    promoted_at: str
+    reason: str
+
+
+@dataclass
+class DriftRecord:
+    period: str
+    verdict: str
+    drift_share: float | None
+    run_id: str
+    at: str
+
+
+@dataclass
+class History:
+    model: str
+    card_champion: int | None
+    versions: list[VersionRecord] = field(default_factory=list)
+    drift: list[DriftRecord] = field(default_factory=list)
+
+
+def build_history(registry: Registry, card_champion: int | None) -> History:
+    history = History(registry.name, card_champion)
+    for info in registry.versions():
+        tags = info.tags
+        refused = tags.get("driftgate.promotion_refused")
+        history.versions.append(
+            VersionRecord(
+                version=info.version,
+                created_at=info.created_at,
+                aliases=info.aliases,
+                roc_auc=info.metrics.get("test_roc_auc"),
+                decision="refused" if refused else tags.get("driftgate.decision", ""),
+                promoted_at=tags.get("driftgate.promoted_at", ""),
+                reason=refused or tags.get("driftgate.promotion_reason", ""),
+            )
+        )
+    for run in registry.step_runs("drift"):
+        history.drift.append(
+            DriftRecord(
+                period=str(run["tags"].get("driftgate.period", "")),
+                verdict=str(run["tags"].get("driftgate.verdict", "")),
+                drift_share=run["metrics"].get("drift_share"),
+                run_id=str(run["run_id"]),
+                at=str(run["start_time"]),
+            )
+        )
+    return history
+
+
+def render_history(history: History) -> str:
+    """Two plain-text tables for a terminal or a README."""
+    card = f"v{history.card_champion}" if history.card_champion else "none"
+    lines = [f"{history.model}: model card names {card} as champion", ""]
+    lines += _table(
+        ["version", "created", "aliases", "test ROC AUC", "decision", "promoted", "why"],
+        [
+            [
+                f"v{v.version}",
+                v.created_at[:16],
+                ",".join(v.aliases) or "-",
+                "-" if v.roc_auc is None else f"{v.roc_auc:.3f}",
+                v.decision or "-",
+                v.promoted_at[:16] or "-",
+                v.reason or "-",
+            ]
+            for v in history.versions
+        ],
+    )
+    lines.append("")
+    lines += _table(
+        ["period", "drift verdict", "drift share", "when", "MLflow run"],
+        [
+            [
+                d.period,
+                d.verdict,
+                "-" if d.drift_share is None else f"{d.drift_share:.2f}",
+                d.at[:16],
+                d.run_id[:12],
+            ]
+            for d in history.drift
+        ],
+    )
+    return "\n".join(lines)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    if not rows:
+        return [header[0] + ": none yet"]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    rule = "  ".join("-" * w for w in widths)
+    out = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths)).rstrip(), rule]
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return out
