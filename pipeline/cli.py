@@ -101,16 +101,17 @@ def cmd_drift(args: argparse.Namespace, settings: Settings) -> Any:
     if args.from_log:
         from pipeline.predlog import write_window
 
-        if args.days <= 0:
-            raise DataError(f"--days must be positive, not {args.days:g}")
+        days = 30.0 if args.days is None else args.days
+        if days <= 0:
+            raise DataError(f"--days must be positive, not {days:g}")
         if not args.out and not args.period:
             # Not the monthly folder: the API's window must not overwrite the batch's drift.json.
             args.period = "api-" + datetime.now(timezone.utc).strftime("%Y-%m-%d")
         out_dir = _out_dir(args, settings)
-        current = write_window(
-            settings, config, args.days, out_dir / "prediction_log_window.parquet"
-        )
+        current = write_window(settings, config, days, out_dir / "prediction_log_window.parquet")
     else:
+        if args.days is not None:
+            raise DataError("--days applies to --from-log only")
         out_dir = _out_dir(args, settings)
         current = Path(args.current)
     return drift_step(settings, config, current, out_dir, reference)
@@ -262,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--from-log", action="store_true", help="what the API scored (the prediction log) instead"
     )
     drift.add_argument(
-        "--days", type=float, default=30.0, help="with --from-log: the window, in days (default 30)"
+        "--days", type=float, help="with --from-log: the window, in days (default 30)"
     )
     drift.add_argument("--reference", help="reference batch (default: champion's training data)")
     add_period(drift)

@@ -35,8 +35,6 @@ class PredictionLog:
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         try:
-            # SQLite: one writer at a time anyway, so writes are serialised here rather than
-            # left to fail with "database is locked" under concurrent requests.
             self._engine = sa.create_engine(
                 url,
                 connect_args={"timeout": 30, "check_same_thread": False} if sqlite else {},
@@ -62,6 +60,8 @@ class PredictionLog:
             raise PredictionLogError(
                 f"prediction log at {_redacted(url)} is not usable: {first_line(exc)}"
             ) from exc
+        # SQLite takes one writer at a time anyway: serialise writes here rather than let
+        # concurrent requests fail with "database is locked".
         self._write_lock = threading.Lock() if sqlite else None
 
     def append(

@@ -220,16 +220,29 @@ class Registry:
             found = self.client.search_model_versions(f"name='{self.name}'")
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(f"MLflow registry lookup failed: {first_line(exc)}") from exc
-        return sorted((self._info(v) for v in found), key=lambda v: v.version, reverse=True)
+        # One registered-model read for every version's aliases, not one per version.
+        aliases = self._aliases_by_version() if found else {}
+        infos = (self._info(v, aliases.get(str(v.version), [])) for v in found)
+        return sorted(infos, key=lambda v: v.version, reverse=True)
 
-    def _info(self, found: Any) -> ModelVersionInfo:
+    def _aliases_by_version(self) -> dict[str, list[str]]:
         try:
-            aliases = list(found.aliases or [])
-            if not aliases:
-                model = self.client.get_registered_model(self.name)
-                aliases = [
-                    a for a, v in (model.aliases or {}).items() if str(v) == str(found.version)
-                ]
+            model = self.client.get_registered_model(self.name)
+        except Exception as exc:  # noqa: BLE001
+            raise RegistryError(f"MLflow lookup failed: {first_line(exc)}") from exc
+        by_version: dict[str, list[str]] = {}
+        # MLflow 3 gives alias -> version with the version as an int.
+        for alias, version in (model.aliases or {}).items():
+            by_version.setdefault(str(version), []).append(alias)
+        return by_version
+
+    def _info(self, found: Any, aliases: list[str] | None = None) -> ModelVersionInfo:
+        """``found``'s details; ``aliases`` when the caller already read them for all versions."""
+        try:
+            if aliases is None:
+                aliases = list(found.aliases or []) or self._aliases_by_version().get(
+                    str(found.version), []
+                )
             metrics = dict(self.client.get_run(found.run_id).data.metrics) if found.run_id else {}
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(f"MLflow lookup failed: {first_line(exc)}") from exc

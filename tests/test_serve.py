@@ -111,6 +111,11 @@ def test_drift_endpoint_and_drift_from_the_prediction_log(
         assert empty.code == 3
         assert "has no predictions of model 'attrition' in the last 1 day(s)" in empty.stderr
         assert files_in(settings.project_root / "empty") == []
+        stray = run_cli("drift", "--current", "batch.csv", "--days", "7", "--out", "stray")
+        assert (
+            stray.code == 3 and stray.stderr.strip() == "error: --days applies to --from-log only"
+        )
+        assert files_in(settings.project_root / "stray") == []
 
         for offset in range(0, 300, 100):
             records = _records(settings, config, 100, seed=offset)
