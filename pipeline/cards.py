@@ -11,12 +11,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, first_line
 
+if TYPE_CHECKING:
+    from pipeline.config import ModelConfig
+    from pipeline.registry import Registry
+
 _FRONT = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 PROMOTION_HISTORY = "promotion-history"
+# The generated sections, in the order a new card lists them; `pipeline card` rewrites these.
+GENERATED = (
+    "training-data",
+    "features",
+    "performance",
+    "drift-history",
+    "fairness",
+    "importance",
+)
+CARD_FILE = "card.json"  # the facts of the challenger's card, written by the retrain step
+_PERIODS_SHOWN = 24
 _HISTORY_HEADER = "| version | date | PR | why |\n| ---: | --- | --- | --- |"
 
 
@@ -150,7 +165,8 @@ def new_card(model: str, description: str) -> Card:
         "not be used for.\n\n"
         "## Known limitations\n\nDescribe the populations, periods and inputs the model was not "
         "validated on.\n\n"
-        "## Promotion history\n\n"
+        + "".join(f"## {_TITLES[name]}\n\n{_begin_end(name)}\n\n" for name in GENERATED)
+        + "## Promotion history\n\n"
     )
     body = replace_section(body, PROMOTION_HISTORY, _HISTORY_HEADER)
     return Card(model=model, champion=Champion(), body=body)
@@ -158,3 +174,284 @@ def new_card(model: str, description: str) -> Card:
 
 def _markers(name: str) -> tuple[str, str]:
     return f"<!-- driftgate:begin {name} -->", f"<!-- driftgate:end {name} -->"
+
+
+def _begin_end(name: str) -> str:
+    begin, end = _markers(name)
+    return f"{begin}\n{NOT_YET}\n{end}"
+
+
+# What a generated section says before the model has a champion to describe.
+NOT_YET = "_Written by `pipeline card` from MLflow once the model has a champion._"
+
+
+_TITLES = {
+    "training-data": "Training data",
+    "features": "Features",
+    "performance": "Performance over time",
+    "drift-history": "Drift history",
+    "fairness": "Fairness",
+    "importance": "Feature importance and its stability",
+}
+
+
+# -- generated sections ------------------------------------------------------------------------
+@dataclass
+class PeriodRecord:
+    """One monitored period, from its drift run: the verdict and the champion's score."""
+
+    period: str
+    model_version: int | None
+    verdict: str
+    drift_share: float | None
+    drifted_features: int | None
+    metric: float | None  # the champion's primary metric on the period's labelled rows
+    reference_metric: float | None  # the same champion's on its held-out test split
+    labelled_rows: int | None
+
+
+@dataclass
+class CardFacts:
+    """Everything the generated sections show, as plain data (stored as ``card.json``)."""
+
+    model: str
+    version: int
+    run_id: str
+    registered_at: str
+    estimator: str
+    train_rows: int | None
+    test_rows: int | None
+    training_data: list[str]
+    test_metrics: dict[str, float]
+    primary_metric: str
+    features: list[dict[str, str]]
+    periods: list[PeriodRecord]
+    drift_share_threshold: float
+    fairness: dict[str, Any] | None = None  # {"challenger": report, "champion": report}
+    fairness_gate: list[str] = field(default_factory=list)
+    importance: dict[str, Any] | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CardFacts:
+        values = dict(data)
+        values["periods"] = [PeriodRecord(**p) for p in data.get("periods", [])]
+        return cls(**values)
+
+
+def generated_sections(facts: CardFacts) -> dict[str, str]:
+    """The markdown of every generated section, from the facts alone."""
+    from pipeline.report import fairness_markdown, importance_markdown
+
+    gate = "\n".join(f"- {line}" for line in facts.fairness_gate)
+    compared_with = (facts.importance or {}).get("champion_version")
+    fairness = fairness_markdown(facts.fairness or {}, facts.version, compared_with)
+    return {
+        "training-data": _training_data(facts),
+        "features": _features(facts),
+        "performance": _performance(facts),
+        "drift-history": _drift_history(facts),
+        "fairness": f"{fairness}\n\n{gate}" if gate else fairness,
+        "importance": importance_markdown(facts.importance),
+    }
+
+
+def refresh_card(card: Card, facts: CardFacts) -> Card:
+    """The card with its generated sections rewritten; hand-written text is left byte for byte."""
+    body = card.body
+    for name, content in generated_sections(facts).items():
+        body = replace_section(body, name, content)
+    return replace(card, body=body)
+
+
+def _training_data(facts: CardFacts) -> str:
+    metrics = ", ".join(
+        f"{name.removeprefix('test_')} {value:.3f}"
+        for name, value in sorted(facts.test_metrics.items())
+        if not name.startswith("test_fairness_")
+    )
+    rows = (
+        f"{facts.train_rows} rows to train, {facts.test_rows} held out for the test metrics"
+        if facts.train_rows is not None
+        else "row counts not recorded"
+    )
+    sources = "; ".join(facts.training_data) or "not recorded"
+    return "\n".join(
+        [
+            f"Version **v{facts.version}** (`{facts.estimator}`, MLflow run `{facts.run_id}`), "
+            f"registered {facts.registered_at[:10]}.",
+            "",
+            f"- Data, oldest first: {sources}.",
+            f"- Split: {rows}.",
+            f"- Test metrics: {metrics or 'none logged'}.",
+        ]
+    )
+
+
+def _features(facts: CardFacts) -> str:
+    lines = ["| column | kind | role | values |", "| --- | --- | --- | --- |"]
+    lines += [
+        f"| {f['name']} | {f['kind']} | {f['role']} | {f['values']} |" for f in facts.features
+    ]
+    return "\n".join(lines)
+
+
+def _chart(title: str, axis: str, periods: list[str], series: list[list[float]], bars: bool) -> str:
+    """A mermaid xychart, which GitHub renders in place of the code block."""
+    labels = ", ".join(f'"{p}"' for p in periods)
+    top = max([1.0, *(v for values in series for v in values)])
+    lines = ["```mermaid", "xychart-beta", f'    title "{title}"', f"    x-axis [{labels}]"]
+    lines.append(f'    y-axis "{axis}" 0 --> {top:.2f}')
+    for number, values in enumerate(series):
+        kind = "bar" if bars and number == 0 else "line"
+        lines.append(f"    {kind} [{', '.join(f'{v:.3f}' for v in values)}]")
+    return "\n".join([*lines, "```"])
+
+
+def _performance(facts: CardFacts) -> str:
+    metric = facts.primary_metric
+    scored = [p for p in facts.periods if p.metric is not None]
+    if not scored:
+        return f"No monitored period had labels yet: {metric} over time starts with the first."
+    lines = [
+        f"The champion's {metric} on each period's labelled rows (from the drift runs), next "
+        "to the same version's score on its held-out test split.",
+        "",
+        f"| period | champion | {metric} | test {metric} | labelled rows |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for p in scored:
+        reference = "-" if p.reference_metric is None else f"{p.reference_metric:.3f}"
+        lines.append(
+            f"| {p.period} | v{p.model_version} | {p.metric:.3f} | {reference} "
+            f"| {p.labelled_rows or '-'} |"
+        )
+    series = [[p.metric or 0.0 for p in scored], [p.reference_metric or 0.0 for p in scored]]
+    chart = _chart(
+        f"{metric} per period (line 2: test split)", metric, _names(scored), series, False
+    )
+    return "\n".join(lines) + "\n\n" + chart
+
+
+def _drift_history(facts: CardFacts) -> str:
+    if not facts.periods:
+        return "No period monitored yet."
+    lines = [
+        "| period | champion | verdict | drift share | drifted features |",
+        "| --- | --- | --- | ---: | ---: |",
+    ]
+    for p in facts.periods:
+        share = "-" if p.drift_share is None else f"{p.drift_share:.0%}"
+        version = "-" if p.model_version is None else f"v{p.model_version}"
+        lines.append(
+            f"| {p.period} | {version} | {p.verdict} | {share} | {p.drifted_features or 0} |"
+        )
+    threshold = facts.drift_share_threshold
+    series = [[p.drift_share or 0.0 for p in facts.periods], [threshold] * len(facts.periods)]
+    chart = _chart(
+        f"Share of drifted features (line: threshold {threshold:.0%})",
+        "share",
+        _names(facts.periods),
+        series,
+        True,
+    )
+    return "\n".join(lines) + "\n\n" + chart
+
+
+def _names(periods: list[PeriodRecord]) -> list[str]:
+    return [p.period for p in periods]
+
+
+def period_records(drift_runs: list[dict[str, Any]], metric: str) -> list[PeriodRecord]:
+    """One record per period (its latest drift run), oldest first, the last two years at most."""
+    latest: dict[str, dict[str, Any]] = {}
+    for run in drift_runs:  # newest first: a period's re-run replaces its earlier verdict
+        period = str(run["tags"].get("driftgate.period", ""))
+        if period and period not in latest:
+            latest[period] = run
+    records = []
+    for period in sorted(latest)[-_PERIODS_SHOWN:]:
+        tags, metrics = latest[period]["tags"], latest[period]["metrics"]
+        version = str(tags.get("driftgate.model_version", ""))
+        drifted = metrics.get("n_drifted_features")
+        labelled = metrics.get("labelled_rows")
+        records.append(
+            PeriodRecord(
+                period=period,
+                model_version=int(version) if version.isdigit() else None,
+                verdict=str(tags.get("driftgate.verdict", "")),
+                drift_share=metrics.get("drift_share"),
+                drifted_features=None if drifted is None else int(drifted),
+                metric=metrics.get(f"champion_{metric}"),
+                reference_metric=metrics.get(f"reference_{metric}"),
+                labelled_rows=None if labelled is None else int(labelled),
+            )
+        )
+    return records
+
+
+def feature_rows(config: ModelConfig) -> list[dict[str, str]]:
+    """The schema as the card shows it: inputs first, then what is kept but not learned from."""
+    order = {"feature": 0, "sensitive": 1, "target": 2, "id": 3, "passthrough": 4}
+    rows = []
+    for column in sorted(config.columns, key=lambda c: order.get(c.role, 9)):
+        if column.levels:
+            values = ", ".join(str(level) for level in column.levels)
+        elif column.min is not None or column.max is not None:
+            low = "" if column.min is None else f"{column.min:g}"
+            high = "" if column.max is None else f"{column.max:g}"
+            values = f"{low} to {high}"
+        else:
+            values = "any"
+        role = {"sensitive": "fairness report only (not an input)"}.get(column.role, column.role)
+        rows.append({"name": column.name, "kind": column.kind, "role": role, "values": values})
+    return rows
+
+
+def gather_card_facts(registry: Registry, config: ModelConfig, version: int) -> CardFacts:
+    """The facts of ``version``'s card, read from MLflow (the version, its run, the drift runs)."""
+    from pipeline.fairness import FAIRNESS_ARTIFACT, RECENT_FAIRNESS_ARTIFACT
+    from pipeline.importance import IMPORTANCE_ARTIFACT, STABILITY_ARTIFACT
+    from pipeline.policy import version_fairness_gates
+
+    info = registry.version(version)
+    # The fairness the gate reads: on the rows the version was compared with the champion
+    # (both sides), else its own held-out test split.
+    fairness = registry.run_json(info.run_id, RECENT_FAIRNESS_ARTIFACT)
+    if fairness is None:
+        own = registry.run_json(info.run_id, FAIRNESS_ARTIFACT)
+        fairness = {"challenger": own} if own else None
+    importance = registry.run_json(info.run_id, STABILITY_ARTIFACT)
+    if importance is None:  # a first version has no champion to be compared with
+        own = registry.run_json(info.run_id, IMPORTANCE_ARTIFACT) or {}
+        importance = {
+            "evaluated_on": own.get("evaluated_on", ""),
+            "challenger_version": version,
+            "challenger": own.get("features", []),
+            "rank_correlation": None,
+        }
+    failures: list[str] = []
+    passes: list[str] = []
+    if config.fairness.gate_attributes:
+        failures, passes = version_fairness_gates(
+            info.metrics, config.fairness, config.thresholds, version
+        )
+    train_rows, test_rows = info.params.get("train_rows"), info.params.get("test_rows")
+    sources = info.run_tags.get("driftgate.training_data", "")
+    return CardFacts(
+        model=config.name,
+        version=version,
+        run_id=info.run_id,
+        registered_at=info.created_at,
+        estimator=info.params.get("estimator", "unknown"),
+        train_rows=int(train_rows) if train_rows else None,
+        test_rows=int(test_rows) if test_rows else None,
+        training_data=[s.strip() for s in sources.split(";") if s.strip()],
+        test_metrics={k: v for k, v in info.metrics.items() if k.startswith("test_")},
+        primary_metric=config.primary_metric,
+        features=feature_rows(config),
+        periods=period_records(registry.step_runs("drift"), config.primary_metric),
+        drift_share_threshold=config.thresholds.drift_share,
+        fairness=fairness,
+        fairness_gate=failures + passes,
+        importance=importance,
+    )

@@ -129,6 +129,12 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> Any:
     return history if args.json else render_history(history)
 
 
+def cmd_card(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cycle import card_step
+
+    return card_step(settings, settings.model(args.model), args.model_version)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.serve import serve
 
@@ -317,6 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = add("history", cmd_history, "versions, aliases, promotions and drift, newest first")
     history.add_argument("--json", action="store_true", help="the history as JSON, not a table")
+
+    card = add("card", cmd_card, "regenerate the model card's generated sections from MLflow")
+    card.add_argument(
+        "--model-version", type=int, help="describe this version (default: the card's champion)"
+    )
 
     serve = add("serve", cmd_serve, "HTTP API serving the champion; logs every prediction")
     serve.add_argument(

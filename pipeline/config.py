@@ -17,7 +17,9 @@ from typing import Any
 from pipeline.errors import ConfigError
 
 COLUMN_KINDS = ("numeric", "categorical")
-COLUMN_ROLES = ("feature", "target", "id", "passthrough")
+# "sensitive": validated and kept for the fairness report, but never an input of the model.
+COLUMN_ROLES = ("feature", "target", "id", "passthrough", "sensitive")
+FAIRNESS_RATES = ("selection_rate", "tpr", "fpr")
 SCHEMA_KEYS = {"kind", "dtype", "role", "levels", "min", "max"}
 
 
@@ -47,6 +49,25 @@ class Thresholds:
     min_roc_auc: float = 0.70
     min_f1: float = 0.30
     min_improvement: float = 0.005
+    min_fairness_ratio: float = 0.8
+
+
+@dataclass(frozen=True)
+class FairnessConfig:
+    """Which attributes the fairness report covers and which of them the promotion gate checks.
+
+    The gate asks, for every ``gate_attributes`` entry, that the smallest group's ``gate_metric``
+    be at least ``Thresholds.min_fairness_ratio`` of the largest group's.
+    """
+
+    attributes: tuple[str, ...] = ()
+    bands: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    gate_attributes: tuple[str, ...] = ()
+    gate_metric: str = "selection_rate"
+    min_group_rows: int = 30
+
+    def bands_for(self, attribute: str) -> tuple[float, ...]:
+        return tuple(self.bands.get(attribute, ()))
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,7 @@ class ModelConfig:
     batch_rows: int = 2000
     thresholds: Thresholds = field(default_factory=Thresholds)
     synthetic: Mapping[str, Any] = field(default_factory=dict)
+    fairness: FairnessConfig = field(default_factory=FairnessConfig)
 
     def columns_with_role(self, role: str) -> list[ColumnSpec]:
         return [c for c in self.columns if c.role == role]
@@ -212,14 +234,14 @@ def _parse_model(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> M
     scalars = {
         k: v
         for k, v in raw.items()
-        if k not in {"thresholds", "columns", "synthetic", "candidates"}
+        if k not in {"thresholds", "columns", "synthetic", "candidates", "fairness"}
     }
     scalars = _override(
         scalars,
         ModelConfig,
         prefix,
         env,
-        skip={"name", "columns", "thresholds", "synthetic", "candidates"},
+        skip={"name", "columns", "thresholds", "synthetic", "candidates", "fairness"},
     )
     candidates = (
         tuple(env.get(prefix + "CANDIDATES", "").split(","))
@@ -238,6 +260,7 @@ def _parse_model(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> M
         thresholds=thresholds,
         synthetic=raw.get("synthetic", {}),
         candidates=candidates,
+        fairness=_parse_fairness(where, raw.get("fairness", {}), columns),
         **scalars,
     )
     targets = config.columns_with_role("target")
@@ -252,6 +275,39 @@ def _parse_model(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> M
     if not config.features:
         raise ConfigError(f"{where} has no feature columns")
     return config
+
+
+def _parse_fairness(
+    where: str, raw: Mapping[str, Any], columns: tuple[ColumnSpec, ...]
+) -> FairnessConfig:
+    where = f"{where[:-1]}.fairness]"
+    known = {f.name for f in dataclasses.fields(FairnessConfig)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {where}: {', '.join(sorted(unknown))}")
+    names = {c.name for c in columns}
+    attributes = tuple(str(a) for a in raw.get("attributes", ()))
+    gated = tuple(str(a) for a in raw.get("gate_attributes", ()))
+    for attribute in (*attributes, *gated):
+        if attribute not in names:
+            raise ConfigError(f"{where}: '{attribute}' is not a column of the model")
+    stray = [a for a in gated if a not in attributes]
+    if stray:
+        raise ConfigError(f"{where}: gate attribute(s) {', '.join(stray)} not in 'attributes'")
+    metric = str(raw.get("gate_metric", "selection_rate"))
+    if metric not in FAIRNESS_RATES:
+        raise ConfigError(f"{where}: gate_metric must be one of {', '.join(FAIRNESS_RATES)}")
+    bands = raw.get("bands", {})
+    for attribute, edges in bands.items():
+        if attribute not in attributes or not all(isinstance(e, (int, float)) for e in edges):
+            raise ConfigError(f"{where}: bands.{attribute} must be numbers for a listed attribute")
+    return FairnessConfig(
+        attributes=attributes,
+        bands={str(k): tuple(float(e) for e in v) for k, v in bands.items()},
+        gate_attributes=gated,
+        gate_metric=metric,
+        min_group_rows=int(raw.get("min_group_rows", 30)),
+    )
 
 
 def _parse_column(model: str, name: str, raw: Mapping[str, Any]) -> ColumnSpec:

@@ -11,6 +11,7 @@ import logging
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +21,8 @@ from pipeline.config import ModelConfig, Settings
 from pipeline.data import read_batch, write_frame
 from pipeline.errors import DataError, GateError, RegistryError, first_line
 from pipeline.github import GitHubTarget
-from pipeline.registry import CHAMPION, AliasMove, ModelVersionInfo, Registry
+from pipeline.operations import OPERATIONS_FILE, TIMINGS_FILE, operations, record_seconds
+from pipeline.registry import CHAMPION, TRAINING_DATA_TAG, AliasMove, ModelVersionInfo, Registry
 from pipeline.results import (
     append_jsonl,
     read_json,
@@ -80,12 +82,14 @@ def train_step(
     batch = validate_batch(read_batch(data), config, str(data))
     outcome = train(config, batch.frame, seed)
     registry = Registry(settings, config)
-    return registry.log_training(outcome, batch.frame, reason=reason)
+    source = {TRAINING_DATA_TAG: f"{data.name}: {len(batch.frame)} rows"}
+    return registry.log_training(outcome, batch.frame, reason=reason, tags=source)
 
 
 def predict_step(settings: Settings, config: ModelConfig, source: Path, out_dir: Path) -> Any:
     from pipeline.predict import SUMMARY_FILE, predict_file
 
+    started = time.perf_counter()
     registry = Registry(settings, config)
     champion = registry.require_alias(CHAMPION)
     model = registry.load_model(champion)
@@ -126,6 +130,7 @@ def predict_step(settings: Settings, config: ModelConfig, source: Path, out_dir:
     )
     set_step_outputs({"rows": summary.rows, "positive_rate": summary.positive_rate})
     log.info("predictions written to %s", out_dir / SUMMARY_FILE)
+    record_seconds(out_dir, "predict", started)
     return summary
 
 
@@ -137,6 +142,8 @@ def drift_step(
     reference: Path | None = None,
 ) -> Any:
     from pipeline.drift import DRIFT_FILE, HTML_FILE, detect_drift
+
+    started = time.perf_counter()
 
     registry = Registry(settings, config)
     current_batch = validate_batch(read_batch(current), config, str(current))
@@ -180,15 +187,20 @@ def drift_step(
                     "prediction_drift_score": (
                         result.prediction_drift.score if result.prediction_drift else float("nan")
                     ),
+                    # The champion on this period's labels, next to its own test score: the
+                    # card's "performance over time" reads these back, period by period.
+                    **_period_performance(result.concept_drift),
                 },
                 {"drifted_features": ",".join(result.drifted_features)[:6000] or "-"},
                 {
                     "driftgate.period": out_dir.name,
+                    "driftgate.model_version": str(result.model_version or ""),
                     "driftgate.verdict": result.verdict,
                     "driftgate.reasons": " | ".join(result.reasons)[:5000],
                 },
                 artifacts=[html],
             )
+        registry.record(result.verdict, result.reasons, run_id=result.mlflow_run_id)
         outputs.write_json(DRIFT_FILE, result)
     from pipeline.retrain import should_retrain
 
@@ -209,7 +221,18 @@ def drift_step(
             "retrain_reasons": "; ".join(retrain.reasons),
         }
     )
+    record_seconds(out_dir, "drift", started)
     return result
+
+
+def _period_performance(concept: Any) -> dict[str, float]:
+    if concept is None:
+        return {}
+    return {
+        f"champion_{concept.metric}": concept.current,
+        f"reference_{concept.metric}": concept.reference,
+        "labelled_rows": float(concept.labelled_rows),
+    }
 
 
 def retrain_step(
@@ -221,6 +244,8 @@ def retrain_step(
 ) -> Any:
     from pipeline.drift import DRIFT_FILE
     from pipeline.retrain import RETRAIN_FILE, run_retrain
+
+    started = time.perf_counter()
 
     drift = read_json(out_dir / DRIFT_FILE) if (out_dir / DRIFT_FILE).exists() else {}
     if not drift and not force:
@@ -240,6 +265,15 @@ def retrain_step(
             period=out_dir.name,
             batch_digest=digest,
         )
+        if drift.get("mlflow_run_id"):  # the retrain verdict joins the period's drift verdict
+            verdict = "retrain" if result.retrained else "skip"
+            registry.record(verdict, result.trigger, run_id=str(drift["mlflow_run_id"]))
+    if result.decision in ("promote", "refuse") and result.challenger_version:
+        # The promotion PR's card is rendered from this file, as the issue is from the others.
+        from pipeline.cards import CARD_FILE, gather_card_facts
+
+        facts = gather_card_facts(registry, config, int(result.challenger_version))
+        write_json_atomic(out_dir / CARD_FILE, facts)
     set_step_outputs(
         {
             "retrained": str(result.retrained).lower(),
@@ -247,6 +281,7 @@ def retrain_step(
             "challenger_version": result.challenger_version or "",
         }
     )
+    record_seconds(out_dir, "retrain", started)
     return result
 
 
@@ -297,7 +332,10 @@ def report_step(
     target = target or GitHubTarget.from_env()
     if not dry_run:
         target.require()
+    _log_operations(Registry(settings, config), out_dir)
     publication = publish_report(settings, config, out_dir, target, dry_run)
+    if publication.issue is not None:
+        _link_record(Registry(settings, config), out_dir, publication)
     set_step_outputs(
         {
             "issue_number": publication.issue.number if publication.issue else "",
@@ -307,12 +345,52 @@ def report_step(
     return publication
 
 
+def _log_operations(registry: Registry, out_dir: Path) -> None:
+    """The run's operational metrics: one MLflow ``operations`` run, and ``operations.json``."""
+    from pipeline.drift import DRIFT_FILE
+    from pipeline.predict import SUMMARY_FILE
+
+    def found(name: str) -> dict[str, Any]:
+        return read_json(out_dir / name) if (out_dir / name).exists() else {}
+
+    summary = operations(found(SUMMARY_FILE), found(DRIFT_FILE), found(TIMINGS_FILE))
+    reasons = json.dumps(summary.rejection_reasons)[:6000]
+    summary.mlflow_run_id = registry.log_run(
+        "operations",
+        summary.metrics(),
+        {"rejection_reasons": reasons, "model_version": str(summary.model_version or "-")},
+        {"driftgate.period": out_dir.name},
+    )
+    write_json_atomic(out_dir / OPERATIONS_FILE, summary)
+
+
+def _link_record(registry: Registry, out_dir: Path, publication: Any) -> None:
+    """Tag the period's drift run and challenger with the issue and PR that published them."""
+    from pipeline.drift import DRIFT_FILE
+    from pipeline.registry import ISSUE_TAG, PULL_TAG
+    from pipeline.retrain import RETRAIN_FILE
+
+    issue = f"issue #{publication.issue.number}"
+    pull = f"PR #{publication.pull.number}" if publication.pull else ""
+    if (out_dir / DRIFT_FILE).exists():
+        run_id = read_json(out_dir / DRIFT_FILE).get("mlflow_run_id")
+        if run_id:
+            registry.add_to_run(str(run_id), tags={ISSUE_TAG: issue})
+    if (out_dir / RETRAIN_FILE).exists():
+        version = read_json(out_dir / RETRAIN_FILE).get("challenger_version")
+        if version:
+            registry.tag_version(int(version), ISSUE_TAG, issue)
+            if pull:
+                registry.tag_version(int(version), PULL_TAG, pull)
+
+
 def promote_step(
     settings: Settings,
     config: ModelConfig,
     version: int | None = None,
     run_id: str | None = None,
     reason: str = "manual promotion",
+    source: str = "command line",
 ) -> AliasMove:
     """Re-check the metric gates on the version's held-out test metrics, then move ``champion``."""
     registry = Registry(settings, config)
@@ -322,15 +400,70 @@ def promote_step(
         target = registry.version(version)
     else:
         raise GateError("name the version to promote with --model-version N or --run-id ID")
-    from pipeline.policy import metric_gates
+    from pipeline.policy import version_gates
 
-    failed, _ = metric_gates(
-        target.metrics, config.thresholds, f"version {target.version} test", "test_"
-    )
+    current = registry.by_alias(CHAMPION)
+    if current is not None and current.version == target.version:
+        return registry.promote(target.version, reason, source)  # nothing moves: no gate to pass
+    failed, _ = version_gates(target.metrics, config.thresholds, config.fairness, target.version)
     if failed:
         registry.tag_version(target.version, "driftgate.promotion_refused", "; ".join(failed))
+        registry.record("refuse", failed, source, version=target.version)
         raise GateError(f"version {target.version} of '{config.name}' refused: {'; '.join(failed)}")
-    return registry.promote(target.version, reason)
+    return registry.promote(target.version, reason, source)
+
+
+@dataclass
+class CardUpdate:
+    model: str
+    path: str
+    version: int
+    changed: bool
+    sections: list[str]
+
+
+def card_step(settings: Settings, config: ModelConfig, version: int | None = None) -> CardUpdate:
+    """Regenerate the card's generated sections from MLflow; hand-written text is not touched.
+
+    The sections describe ``version``, else the champion the card names, else the registry's.
+    """
+    from pipeline.cards import (
+        GENERATED,
+        card_path,
+        gather_card_facts,
+        new_card,
+        read_card,
+        refresh_card,
+        render_card,
+        section,
+    )
+
+    directory = settings.path(settings.model_cards_dir)
+    path = card_path(directory, config.name)
+    card = (
+        read_card(directory, config.name)
+        if path.exists()
+        else new_card(config.name, config.description)
+    )
+    registry = Registry(settings, config)
+    if version is None:
+        version = card.champion.version
+    if version is None:
+        champion = registry.by_alias(CHAMPION)
+        if champion is None:
+            raise GateError(
+                f"{path} names no champion and '{config.name}' has none in MLflow: "
+                "train a model first, or pass --model-version N"
+            )
+        version = champion.version
+    updated = refresh_card(card, gather_card_facts(registry, config, version))
+    text = render_card(updated)
+    changed = not path.exists() or path.read_text(encoding="utf-8") != text
+    if changed:
+        with staged_outputs(path.parent) as outputs:
+            outputs.write_text(path.name, text)
+    names = [name for name in GENERATED if section(card.body, name) != section(updated.body, name)]
+    return CardUpdate(config.name, str(path), version, changed, names)
 
 
 def rollback_step(settings: Settings, config: ModelConfig, reason: str) -> AliasMove:
@@ -547,13 +680,13 @@ def promote_from_event(
         labels=[str(label.get("name")) for label in pull.get("labels") or []],
         card_version=version,
         version_exists=exists,
-        test_metrics=metrics,
+        version_metrics=metrics,
         schema_problems=problems,
     )
-    decision = merged_pull_decision(facts, config.thresholds)
+    decision = merged_pull_decision(facts, config.thresholds, config.fairness)
     move = None
     if decision.outcome == "promote" and version is not None:
-        move = registry.promote(version, f"PR #{number} merged")
+        move = registry.promote(version, f"PR #{number} merged", source=f"PR #{number}")
         registry.tag_version(version, "driftgate.promoted_by_pr", str(number))
         body = (
             f"Promoted **{config.name} v{version}** to `champion`"
@@ -565,6 +698,7 @@ def promote_from_event(
     else:
         if version is not None and exists:
             registry.tag_version(version, "driftgate.promotion_refused", decision.reasons[0])
+            registry.record("refuse", decision.reasons, f"PR #{number}", version=version)
         body = (
             f"**Not promoted**: {' '.join(decision.reasons)}.\n\n"
             f"The registry is unchanged; `champion` stays where it was."
@@ -611,9 +745,15 @@ def sync_step(settings: Settings, models: list[ModelConfig]) -> list[AliasMove]:
         if card.champion.version is None:
             log.info("card of '%s' names no champion yet: nothing to sync", config.name)
             continue
+        # The card is the desired state, but a hand-edited card is not a way around the gates:
+        # sync moves the alias through the same checks as `promote`.
         moves.append(
-            Registry(settings, config).promote(
-                card.champion.version, f"sync: model card names v{card.champion.version}"
+            promote_step(
+                settings,
+                config,
+                version=card.champion.version,
+                reason=f"sync: model card names v{card.champion.version}",
+                source="model card (sync)",
             )
         )
     return moves

@@ -324,9 +324,18 @@ class GitHub:
         return self._call(f"commit {path} to {branch}", write)
 
     def upsert_pull(
-        self, branch: str, base: str, title: str, body: str, labels: list[str]
+        self,
+        branch: str,
+        base: str,
+        title: str,
+        body: str,
+        labels: list[str],
+        draft: bool = False,
     ) -> PublishedItem:
-        """Open the PR from ``branch`` to ``base``, or update the open one; then label it."""
+        """Open the PR from ``branch`` to ``base``, or update the open one; then label it.
+
+        ``draft`` applies when the PR is opened (REST cannot turn an open PR into a draft).
+        """
         owner = (self.target.repository or "").split("/")[0]
         self.ensure_labels(labels)
 
@@ -337,7 +346,9 @@ class GitHub:
                 pull.edit(title=title, body=body)
                 action = "updated"
             else:
-                pull = self.repo.create_pull(base=base, head=branch, title=title, body=body)
+                pull = self.repo.create_pull(
+                    base=base, head=branch, title=title, body=body, draft=draft
+                )
                 action = "created"
             pull.add_to_labels(*labels)
             return PublishedItem("pull", pull.number, pull.html_url, action)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.registry import Registry
+from pipeline.registry import ISSUE_TAG, PULL_TAG, Registry, read_records
 
 
 @dataclass
@@ -33,11 +33,23 @@ class DriftRecord:
 
 
 @dataclass
+class DecisionRecord:
+    """One verdict from the record tags: on a version (v3) or a period's data (2026-06)."""
+
+    at: str
+    subject: str
+    verdict: str
+    source: str
+    reasons: list[str]
+
+
+@dataclass
 class History:
     model: str
     card_champion: int | None
     versions: list[VersionRecord] = field(default_factory=list)
     drift: list[DriftRecord] = field(default_factory=list)
+    decisions: list[DecisionRecord] = field(default_factory=list)
 
 
 def build_history(registry: Registry, card_champion: int | None) -> History:
@@ -56,7 +68,11 @@ def build_history(registry: Registry, card_champion: int | None) -> History:
                 reason=refused or tags.get("driftgate.promotion_reason", ""),
             )
         )
+        history.decisions += _decisions(f"v{info.version}", tags)
     for run in registry.step_runs("drift"):
+        history.decisions += _decisions(
+            f"{run['tags'].get('driftgate.period', '?')} data", run["tags"]
+        )
         history.drift.append(
             DriftRecord(
                 period=str(run["tags"].get("driftgate.period", "")),
@@ -66,7 +82,22 @@ def build_history(registry: Registry, card_champion: int | None) -> History:
                 at=str(run["start_time"]),
             )
         )
+    history.decisions.sort(key=lambda d: d.at, reverse=True)
     return history
+
+
+def _decisions(subject: str, tags: dict[str, str]) -> list[DecisionRecord]:
+    """``tags``' recorded verdicts; where the verdict was published joins the retrain's own."""
+    published = ", ".join(tags[key] for key in (ISSUE_TAG, PULL_TAG) if tags.get(key))
+    decisions = []
+    for record in read_records(tags):
+        source = record.source
+        if published and not source.startswith("PR #"):
+            source = f"{source} ({published})" if source else published
+        decisions.append(
+            DecisionRecord(record.at, subject, record.verdict, source or "-", record.reasons)
+        )
+    return decisions
 
 
 def render_history(history: History) -> str:
@@ -102,7 +133,19 @@ def render_history(history: History) -> str:
             for d in history.drift
         ],
     )
+    lines.append("")
+    lines += _table(
+        ["decided", "on", "verdict", "from", "why"],
+        [
+            [d.at[:16], d.subject, d.verdict, d.source, _short("; ".join(d.reasons))]
+            for d in history.decisions
+        ],
+    )
     return "\n".join(lines)
+
+
+def _short(text: str, width: int = 90) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:

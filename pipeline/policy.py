@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pipeline.config import Thresholds
+from pipeline.config import FairnessConfig, Thresholds
 
 
 @dataclass(frozen=True)
@@ -114,20 +114,69 @@ def metric_gates(
     return failures, passes
 
 
+def fairness_gates(
+    metrics: Mapping[str, float],
+    fairness: FairnessConfig,
+    thresholds: Thresholds,
+    subject: str,
+    prefix: str = "",
+) -> tuple[list[str], list[str]]:
+    """The fairness gate: (failures, passes) for each gated attribute's between-group ratio.
+
+    ``metrics`` holds ``fairness_<attribute>_<rate>_ratio`` values (``prefix``ed like the metric
+    gates). A gated attribute with no ratio (fewer than two groups large enough) fails: a
+    promotion the gate cannot check is not waved through.
+    """
+    failures: list[str] = []
+    passes: list[str] = []
+    rate, minimum = fairness.gate_metric, thresholds.min_fairness_ratio
+    shown = rate.replace("_", "-") if rate == "selection_rate" else rate.upper()
+    for attribute in fairness.gate_attributes:
+        value = metrics.get(f"{prefix}fairness_{attribute}_{rate}_ratio")
+        if value is None or value != value:
+            failures.append(
+                f"{subject} has no {attribute} {shown} ratio (too few rows per group) "
+                f"for the fairness gate {minimum}"
+            )
+        elif value < minimum:
+            failures.append(
+                f"{subject} fails the fairness gate: {attribute} {shown} ratio {value:.3f} "
+                f"is below {minimum}"
+            )
+        else:
+            passes.append(
+                f"{subject}: {attribute} {shown} ratio {value:.3f} passes the fairness gate "
+                f"{minimum}"
+            )
+    return failures, passes
+
+
 def promotion_decision(
     challenger: Mapping[str, float],
     champion: Mapping[str, float] | None,
     thresholds: Thresholds,
     primary_metric: str = "roc_auc",
+    fairness: tuple[list[str], list[str]] = ([], []),
 ) -> Decision:
-    """Promote when the challenger passes every gate and beats the champion on the same data."""
+    """Promote when the challenger passes every gate and beats the champion on the same data.
+
+    ``fairness`` is ``fairness_gates``' answer for the challenger. A challenger that beats the
+    champion but fails it is refused (``refuse``), not merely kept: the reviewer must see that
+    a better model was held back, and why.
+    """
     failures, passes = metric_gates(challenger, thresholds, "challenger")
+    fairness_failures, fairness_passes = fairness
     if failures:
-        return Decision("keep", failures + passes)
+        return Decision("keep", failures + fairness_failures + passes)
+    passes = passes + fairness_passes
     if champion is None:
+        if fairness_failures:
+            return Decision("refuse", fairness_failures + passes)
         return Decision("promote", passes + ["there is no champion yet"])
     new, old = challenger[primary_metric], champion.get(primary_metric, float("nan"))
     if old != old:
+        if fairness_failures:
+            return Decision("refuse", fairness_failures + passes)
         return Decision("promote", passes + [f"the champion has no {primary_metric} on this data"])
     gain = new - old
     comparison = (
@@ -136,9 +185,47 @@ def promotion_decision(
         if gain >= 0
         else f"challenger {primary_metric} {new:.4f} vs champion {old:.4f} ({gain:.4f})"
     )
-    if gain >= thresholds.min_improvement:
-        return Decision("promote", passes + [comparison])
-    return Decision("keep", [comparison + ": not enough improvement"] + passes)
+    if gain < thresholds.min_improvement:
+        return Decision("keep", [comparison + ": not enough improvement"] + passes)
+    if fairness_failures:
+        return Decision("refuse", fairness_failures + [comparison] + passes)
+    return Decision("promote", passes + [comparison])
+
+
+def version_gates(
+    version_metrics: Mapping[str, float],
+    thresholds: Thresholds,
+    fairness: FairnessConfig | None,
+    version: int | None,
+) -> tuple[list[str], list[str]]:
+    """Every gate a registered version passes before it serves: metrics, then fairness.
+
+    ``version_metrics`` are its training run's: the metric gates read the held-out test split
+    (``test_``). The fairness gate reads the rows the version was compared with the champion
+    on (``recent_``) when it was a challenger, so that `promote` decides on the numbers the
+    retrain verdict and the PR showed; a version never compared falls back to its test split.
+    """
+    failures, passes = metric_gates(version_metrics, thresholds, f"version {version} test", "test_")
+    if fairness is not None:
+        more_failures, more_passes = version_fairness_gates(
+            version_metrics, fairness, thresholds, version
+        )
+        failures, passes = failures + more_failures, passes + more_passes
+    return failures, passes
+
+
+def version_fairness_gates(
+    version_metrics: Mapping[str, float],
+    fairness: FairnessConfig,
+    thresholds: Thresholds,
+    version: int | None,
+) -> tuple[list[str], list[str]]:
+    """The fairness gate of a registered version, on the rows ``version_gates`` explains."""
+    if any(k.startswith("recent_fairness_") for k in version_metrics):
+        subject, prefix = f"version {version} on its comparison rows", "recent_"
+    else:
+        subject, prefix = f"version {version} test", "test_"
+    return fairness_gates(version_metrics, fairness, thresholds, subject, prefix)
 
 
 @dataclass(frozen=True)
@@ -152,12 +239,15 @@ class MergedPullFacts:
     labels: Sequence[str]
     card_version: int | None
     version_exists: bool
-    test_metrics: Mapping[str, float]
+    version_metrics: Mapping[str, float]
     schema_problems: Sequence[str]
 
 
 def merged_pull_decision(
-    facts: MergedPullFacts, thresholds: Thresholds, label: str = "model-promotion"
+    facts: MergedPullFacts,
+    thresholds: Thresholds,
+    fairness: FairnessConfig | None = None,
+    label: str = "model-promotion",
 ) -> Decision:
     """Promote on a merged, labelled PR into the default branch whose card names a good version.
 
@@ -179,9 +269,7 @@ def merged_pull_decision(
     for passed, reason in gates:
         if not passed:
             return Decision("refuse", [reason])
-    failures, passes = metric_gates(
-        facts.test_metrics, thresholds, f"version {version} test", "test_"
-    )
+    failures, passes = version_gates(facts.version_metrics, thresholds, fairness, version)
     if failures:
         return Decision("refuse", failures[:1])
     reasons = [f"PR merged into {facts.base_ref} with the '{label}' label", *passes]

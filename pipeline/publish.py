@@ -14,7 +14,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.cards import new_card, parse_card, render_card, with_champion
+from pipeline.cards import (
+    CardFacts,
+    new_card,
+    parse_card,
+    refresh_card,
+    render_card,
+    with_champion,
+)
 from pipeline.config import ModelConfig, Settings
 from pipeline.github import DRIFT_LABEL, FAILURE_LABEL, GitHub, GitHubTarget, PublishedItem
 from pipeline.report import (
@@ -67,7 +74,8 @@ def publish_report(
     results = load_results(out_dir, config.name, out_dir.name)
     results.github = {}  # links are added below from what this run publishes
     draft = render_issue(results)
-    promote = (results.retrain or {}).get("decision") == "promote"
+    # A refused challenger (better, but failing the fairness gate) gets a draft PR that says why.
+    promote = (results.retrain or {}).get("decision") in ("promote", "refuse")
     pull_draft = render_pull(results, None) if promote else None
     with staged_outputs(out_dir) as outputs:
         outputs.write_text(ISSUE_MARKDOWN, draft.body)
@@ -121,6 +129,9 @@ def _open_promotion_pull(
     reasons = retrain.get("reasons") or ["challenger beats champion"]
     why = f"{reasons[-1]} (drift report #{issue.number})"
 
+    if results.card:  # the same generator as `pipeline card`, on the retrain step's facts
+        card = refresh_card(card, CardFacts.from_json(results.card))
+
     def card_text(pr: int | None) -> str:
         run_id = str(retrain.get("challenger_run_id") or "")
         return render_card(with_champion(card, version, run_id, metrics, today, why, pr))
@@ -129,7 +140,14 @@ def _open_promotion_pull(
     pull_draft = render_pull(results, issue.number)
     github.ensure_branch(branch, base)
     github.write_file(path, card_text(None), branch, message)
-    pull = github.upsert_pull(branch, base, pull_draft.title, pull_draft.body, pull_draft.labels)
+    pull = github.upsert_pull(
+        branch,
+        base,
+        pull_draft.title,
+        pull_draft.body,
+        pull_draft.labels,
+        draft=retrain.get("decision") == "refuse",
+    )
     # Only now is the PR's number known; the card records it (no-op when already there).
     github.write_file(path, card_text(pull.number), branch, f"Record PR #{pull.number} in the card")
     log.info("promotion PR #%d %s", pull.number, pull.action)

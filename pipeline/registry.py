@@ -6,6 +6,7 @@ candidate, ``previous`` is the champion before the last promotion (what ``rollba
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -18,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig, Settings
 from pipeline.errors import RegistryError, first_line
+from pipeline.fairness import FAIRNESS_ARTIFACT
+from pipeline.importance import IMPORTANCE_ARTIFACT
+from pipeline.results import to_jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,6 +32,9 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS = "previous"
 REFERENCE_ARTIFACT = "reference/reference.parquet"
+# Where a version's training rows came from, oldest first, e.g.
+# "training.parquet: 1470 rows; 2026-11: 500 labelled rows".
+TRAINING_DATA_TAG = "driftgate.training_data"
 
 
 @dataclass
@@ -38,7 +45,9 @@ class ModelVersionInfo:
     aliases: list[str]
     created_at: str
     metrics: dict[str, float] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # the version's (decisions, promotions)
+    params: dict[str, str] = field(default_factory=dict)  # its training run's
+    run_tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -135,9 +144,11 @@ class Registry:
                         **{f"best.{k}": v for k, v in outcome.best_params.items()},
                     }
                 )
+                fairness = outcome.fairness.metrics() if outcome.fairness else {}
                 mlflow.log_metrics(
                     {
                         **{f"test_{k}": v for k, v in outcome.test_metrics.items() if v == v},
+                        **{f"test_{k}": v for k, v in fairness.items()},
                         **{
                             f"cv_{c.name}_{self.config.primary_metric}": c.cv_score
                             for c in outcome.candidates
@@ -155,6 +166,13 @@ class Registry:
                         encoding="utf-8",
                     )
                     mlflow.log_artifact(str(profile), artifact_path="reference")
+                if outcome.fairness is not None:
+                    mlflow.log_dict(to_jsonable(outcome.fairness), FAIRNESS_ARTIFACT)
+                if outcome.importance:
+                    mlflow.log_dict(
+                        {"evaluated_on": "held-out test split", "features": outcome.importance},
+                        IMPORTANCE_ARTIFACT,
+                    )
                 info = mlflow.sklearn.log_model(
                     outcome.model,
                     name="model",
@@ -243,7 +261,7 @@ class Registry:
                 aliases = list(found.aliases or []) or self._aliases_by_version().get(
                     str(found.version), []
                 )
-            metrics = dict(self.client.get_run(found.run_id).data.metrics) if found.run_id else {}
+            run = self.client.get_run(found.run_id) if found.run_id else None
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(f"MLflow lookup failed: {first_line(exc)}") from exc
         created = datetime.fromtimestamp(found.creation_timestamp / 1000, tz=timezone.utc)
@@ -253,8 +271,10 @@ class Registry:
             run_id=found.run_id or "",
             aliases=sorted(aliases),
             created_at=created.isoformat(timespec="seconds"),
-            metrics={k: float(v) for k, v in metrics.items()},
+            metrics={k: float(v) for k, v in (run.data.metrics if run else {}).items()},
             tags=dict(found.tags or {}),
+            params=dict(run.data.params) if run else {},
+            run_tags=dict(run.data.tags) if run else {},
         )
 
     # -- artifacts ----------------------------------------------------------------------------
@@ -303,6 +323,60 @@ class Registry:
                 ) from exc
             return pd.read_parquet(local)
 
+    def run_json(self, run_id: str, artifact: str) -> dict[str, Any] | None:
+        """A JSON artifact of a run (fairness, importance), or None when the run has none."""
+        import json
+
+        import mlflow
+
+        self.client
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                local = mlflow.artifacts.download_artifacts(
+                    run_id=run_id, artifact_path=artifact, dst_path=folder
+                )
+            except Exception:  # noqa: BLE001 - older runs simply lack the artifact
+                return None
+            data = json.loads(Path(local).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else None
+
+    def add_to_run(
+        self,
+        run_id: str,
+        metrics: dict[str, float] | None = None,
+        documents: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """Metrics, JSON documents and tags added to a finished run (e.g. a decision record)."""
+        client = self.client
+        try:
+            for key, value in (metrics or {}).items():
+                if value == value:
+                    client.log_metric(run_id, key, value)
+            for path, document in (documents or {}).items():
+                client.log_dict(run_id, to_jsonable(document), path)
+            for key, text in (tags or {}).items():
+                client.set_tag(run_id, key, text[:5000])
+        except Exception as exc:  # noqa: BLE001
+            raise RegistryError(f"updating MLflow run {run_id} failed: {first_line(exc)}") from exc
+
+    # -- the decision record ----------------------------------------------------------------------
+    def record(
+        self,
+        verdict: str,
+        reasons: list[str],
+        source: str = "",
+        version: int | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        """Append a verdict to the record of a version or a run: one tag per decision, never
+        overwritten, so `pipeline history` can list every one of them with its reasons."""
+        key, value = record_tag(verdict, reasons, source)
+        if version is not None:
+            self.tag_version(version, key, value)
+        if run_id is not None:
+            self.add_to_run(run_id, tags={key: value})
+
     # -- aliases --------------------------------------------------------------------------------
     def tag_version(self, version: int, key: str, value: str) -> None:
         try:
@@ -316,7 +390,7 @@ class Registry:
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(f"setting alias '{alias}' failed: {first_line(exc)}") from exc
 
-    def promote(self, version: int, reason: str) -> AliasMove:
+    def promote(self, version: int, reason: str, source: str = "command line") -> AliasMove:
         """Make ``version`` the champion and keep the former one as ``previous``. Idempotent."""
         target = self.version(version)
         current = self.by_alias(CHAMPION)
@@ -335,6 +409,8 @@ class Registry:
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.tag_version(target.version, "driftgate.promoted_at", stamp)
         self.tag_version(target.version, "driftgate.promotion_reason", reason)
+        was = f"replaces v{current.version}" if current else "the first champion"
+        self.record("promote", [reason, was], source, version=target.version)
         return AliasMove(
             model=self.name,
             champion=target.version,
@@ -346,7 +422,7 @@ class Registry:
             ),
         )
 
-    def rollback(self, reason: str) -> AliasMove:
+    def rollback(self, reason: str, source: str = "command line") -> AliasMove:
         """Champion := previous; the version rolled back from becomes ``previous``."""
         previous = self.by_alias(PREVIOUS)
         if previous is None:
@@ -357,6 +433,8 @@ class Registry:
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.tag_version(previous.version, "driftgate.rolled_back_at", stamp)
         self.tag_version(current.version, "driftgate.rollback_reason", reason)
+        restored = f"champion back to v{previous.version}"
+        self.record("rollback", [reason, restored], source, version=current.version)
         return AliasMove(
             model=self.name,
             champion=previous.version,
@@ -419,6 +497,56 @@ class Registry:
             }
             for run in runs
         ]
+
+
+RECORD_PREFIX = "driftgate.record."
+# Drift runs and versions are also tagged with the issue and PR their verdicts were published in.
+ISSUE_TAG, PULL_TAG = "driftgate.issue", "driftgate.pr"
+
+
+@dataclass
+class Record:
+    """One verdict on a version or a run: what was decided, when, why, and from where."""
+
+    at: str
+    verdict: str
+    reasons: list[str]
+    source: str
+
+
+def record_tag(verdict: str, reasons: list[str], source: str) -> tuple[str, str]:
+    """The tag holding one decision: keyed by its time (so none overwrites another), JSON value.
+
+    Reasons are shortened first so the value stays valid JSON within MLflow's tag size.
+    """
+    now = datetime.now(timezone.utc)
+    key = RECORD_PREFIX + now.strftime("%Y%m%dT%H%M%S%fZ")
+    value = {
+        "at": now.isoformat(timespec="microseconds"),  # orders decisions made in one second
+        "verdict": verdict,
+        "reasons": [reason[:400] for reason in reasons[:8]],
+        "source": source,
+    }
+    return key, json.dumps(value, sort_keys=True)
+
+
+def read_records(tags: dict[str, str]) -> list[Record]:
+    """The decisions recorded in ``tags``, oldest first (unreadable ones are skipped)."""
+    records = []
+    for key in sorted(k for k in tags if k.startswith(RECORD_PREFIX)):
+        try:
+            data = json.loads(tags[key])
+            records.append(
+                Record(
+                    str(data["at"]),
+                    str(data["verdict"]),
+                    [str(r) for r in data.get("reasons", [])],
+                    str(data.get("source", "")),
+                )
+            )
+        except (ValueError, KeyError, TypeError):
+            continue
+    return records
 
 
 def _check_reachable(uri: str) -> None:

@@ -34,6 +34,8 @@ class RunResults:
     predict: dict[str, Any] | None = None
     drift: dict[str, Any] | None = None
     retrain: dict[str, Any] | None = None
+    card: dict[str, Any] | None = None  # the challenger's card facts (card.json)
+    operations: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     github: dict[str, Any] = field(default_factory=dict)
 
@@ -45,7 +47,7 @@ def issue_marker(model: str, period: str) -> str:
 def load_results(out_dir: Path, model: str, period: str) -> RunResults:
     """The JSON results of one run, plus the drift results of every period beside it."""
     results = RunResults(model=model, period=period)
-    for name in ("predict", "drift", "retrain", "github"):
+    for name in ("predict", "drift", "retrain", "card", "operations", "github"):
         path = out_dir / f"{name}.json"
         if path.exists():
             setattr(results, name, read_json(path))
@@ -78,6 +80,14 @@ def verdict_line(results: RunResults) -> str:
             f"challenger v{retrain.get('challenger_version')} beats champion "
             f"v{retrain.get('champion_version')}: review the promotion PR"
         )
+    elif decision == "refuse":
+        failures = [r for r in retrain.get("reasons", []) if "fairness gate" in r]
+        why = failures[0] if failures else "it fails a gate"
+        tail = (
+            f"challenger v{retrain.get('challenger_version')} beats champion "
+            f"v{retrain.get('champion_version')} but is refused: {why}; champion "
+            f"v{retrain.get('champion_version')} keeps serving"
+        )
     elif decision == "keep":
         tail = (
             f"challenger v{retrain.get('challenger_version')} trained but not better: "
@@ -97,9 +107,10 @@ def render_issue(results: RunResults) -> IssueDraft:
         _feature_section(drift),
         _prediction_section(drift),
         _concept_section(drift),
-        _quality_section(drift, results.predict),
+        _quality_section(drift),
         _retrain_section(results.retrain),
         _predict_section(results.predict),
+        _operations_section(results.operations),
         _links_section(drift, results.retrain, results.github),
         _history_section(results.history),
         marker,
@@ -165,7 +176,7 @@ def _concept_section(drift: dict[str, Any]) -> str:
     )
 
 
-def _quality_section(drift: dict[str, Any], predict: dict[str, Any] | None) -> str:
+def _quality_section(drift: dict[str, Any]) -> str:
     quality = drift.get("data_quality") or {}
     if not quality:
         return ""
@@ -176,9 +187,6 @@ def _quality_section(drift: dict[str, Any], predict: dict[str, Any] | None) -> s
         f"reference ({quality.get('sampled_rows')} sampled for the tests)",
         f"- Rejected rows: {quality.get('rejected_rows', 0)}",
     ]
-    reasons = (predict or {}).get("rejection_reasons") or {}
-    for reason, count in list(reasons.items())[:5]:
-        lines.append(f"  - {reason}: {count}")
     missing = quality.get("missing_rates") or {}
     if missing:
         shown = ", ".join(f"{k} {v:.1%}" for k, v in list(missing.items())[:8])
@@ -232,6 +240,31 @@ def _predict_section(predict: dict[str, Any] | None) -> str:
         + ", ".join(f"{k} {v:.3f}" for k, v in quantiles.items())
         + "."
     )
+
+
+def _operations_section(operations: dict[str, Any] | None) -> str:
+    """Rows, speed, time per step, rejections: is the pipeline itself healthy?"""
+    if not operations:
+        return ""
+    latency = operations.get("seconds_per_1000_rows")
+    steps = operations.get("step_seconds") or {}
+    lines = [
+        "## Operations",
+        "",
+        f"- Rows scored: {operations.get('scored_rows')} of {operations.get('rows')}",
+        f"- Prediction latency: {'-' if latency is None else f'{latency:.3f}'} s per 1,000 rows",
+        "- Processing time: "
+        + (", ".join(f"{step} {seconds:.1f} s" for step, seconds in steps.items()) or "-"),
+        f"- Rejected rows: {operations.get('rejected_rows', 0)}",
+    ]
+    reasons = operations.get("rejection_reasons") or {}
+    lines += [f"  - {reason}: {count}" for reason, count in list(reasons.items())[:8]]
+    missing = operations.get("missing_rates") or {}
+    worst = sorted(missing.items(), key=lambda kv: -kv[1])[:8]
+    lines.append("- Missing values: " + (", ".join(f"{k} {v:.1%}" for k, v in worst) or "none"))
+    if operations.get("mlflow_run_id"):
+        lines.append(f"- MLflow run: `{operations['mlflow_run_id']}` (step `operations`)")
+    return "\n".join(lines)
 
 
 def _links_section(
@@ -307,15 +340,32 @@ def render_pull(results: RunResults, issue_number: int | None) -> IssueDraft:
         shown = "" if before is None else f"{before:.4f}"
         rows.append(f"| {metric} | {new[metric]:.4f} | {shown} | {change} |")
     source = f"drift report #{issue_number}" if issue_number else "the drift report"
+    blocked = retrain.get("decision") == "refuse"
+    if blocked:
+        failures = [r for r in retrain.get("reasons", []) if "gate" in r]
+        opening = (
+            f"**Blocked: `{results.model}` v{version} is better than champion v{champion} but "
+            f"{failures[0] if failures else 'fails a gate'}.** Merging this PR does not promote "
+            f"it: `promote` re-checks the gate and refuses. Proposed by {source} for "
+            f"{results.period} so the trade-off is on record."
+        )
+    else:
+        opening = (
+            f"**Promote `{results.model}` v{version} to champion** (now v{champion}), proposed "
+            f"by {source} for {results.period}."
+        )
     body = [
-        f"**Promote `{results.model}` v{version} to champion** (now v{champion}), proposed by "
-        f"{source} for {results.period}.",
+        opening,
         "## Why",
         "\n".join(f"- {reason}" for reason in retrain.get("reasons", [])),
         "## Challenger vs champion",
         f"Both models scored the same {comparison.get('rows', 0)} held-out rows "
         f"({comparison.get('evaluated_on', 'recent labelled data')}).",
         "\n".join(rows),
+        "## Fairness",
+        fairness_markdown(retrain.get("fairness") or {}, version, champion),
+        "## Feature importance stability",
+        importance_markdown(retrain.get("importance")),
         "## What merging does",
         "This PR changes only the model card: its front matter names the new champion and its "
         "promotion history gains a row. When it is merged, `promote.yml` re-checks the gates "
@@ -325,8 +375,9 @@ def render_pull(results: RunResults, issue_number: int | None) -> IssueDraft:
         f"Drift report: #{issue_number}" if issue_number else "",
         pull_marker(results.model, version),
     ]
+    title = f"Promote {results.model} v{version} to champion"
     return IssueDraft(
-        title=f"Promote {results.model} v{version} to champion",
+        title=f"[blocked: fairness gate] {title}" if blocked else title,
         labels=["model-promotion", results.model],
         body="\n\n".join(part for part in body if part) + "\n",
         marker=pull_marker(results.model, version),
@@ -341,3 +392,114 @@ def render_failure(model: str, period: str, step: str, error: str, run_url: str 
         f"```text\n{error}\n```\n\n"
         "Fix the cause and re-run the workflow: the report of this period is updated in place.\n"
     )
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def fairness_markdown(
+    sides: dict[str, Any], version: int | None = None, champion: int | None = None
+) -> str:
+    """Per-group selection rate, TPR and FPR (challenger and, when there is one, champion)."""
+    challenger = sides.get("challenger") or {}
+    before = sides.get("champion") or {}
+    if not challenger.get("attributes"):
+        missing = challenger.get("missing") or []
+        if missing:
+            return f"Not measured: {', '.join(missing)} not in the comparison data."
+        return "Not measured: no sensitive attributes are configured for this model."
+    old_groups = {
+        (a["attribute"], g["group"]): g
+        for a in before.get("attributes", [])
+        for g in a.get("groups", [])
+    }
+    old_ratios = {a["attribute"]: a.get("ratios", {}) for a in before.get("attributes", [])}
+    new, old = f"v{version}" if version else "challenger", (
+        f"v{champion}" if champion else "champion"
+    )
+    paired = bool(before)
+    header = "| attribute | group | rows | selection rate | TPR | FPR |"
+    rule = "| --- | --- | ---: | ---: | ---: | ---: |"
+    if paired:
+        header = (
+            f"| attribute | group | rows | selection rate {new} | {old} | TPR {new} | {old} "
+            f"| FPR {new} | {old} |"
+        )
+        rule = "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    lines = [f"Measured on {challenger.get('evaluated_on', 'the comparison rows')}.", "", header]
+    lines.append(rule)
+    for attribute in challenger["attributes"]:
+        name = attribute["attribute"]
+        for g in attribute["groups"]:
+            cells = [name, g["group"], str(g["rows"])]
+            if paired:
+                o = old_groups.get((name, g["group"]), {})
+                cells += [_rate(g["selection_rate"]), _rate(o.get("selection_rate"))]
+                cells += [
+                    _rate(g["tpr"]),
+                    _rate(o.get("tpr")),
+                    _rate(g["fpr"]),
+                    _rate(o.get("fpr")),
+                ]
+            else:
+                cells += [_rate(g["selection_rate"]), _rate(g["tpr"]), _rate(g["fpr"])]
+            lines.append("| " + " | ".join(cells) + " |")
+        ratios = attribute.get("ratios", {})
+        cells = [f"**{name}**", "ratio (min/max)", ""]
+        if paired:
+            o = old_ratios.get(name, {})
+            for rate in ("selection_rate", "tpr", "fpr"):
+                cells += [_ratio(ratios.get(rate)), _ratio(o.get(rate))]
+        else:
+            cells += [_ratio(ratios.get(rate)) for rate in ("selection_rate", "tpr", "fpr")]
+        lines.append("| " + " | ".join(cells) + " |")
+    small = [
+        f"{a['attribute']} {g}" for a in challenger["attributes"] for g in a.get("small_groups", [])
+    ]
+    if small:
+        lines += ["", f"Too few rows to enter the ratios: {', '.join(small)}."]
+    return "\n".join(lines)
+
+
+def importance_markdown(stability: dict[str, Any] | None, top: int = 10) -> str:
+    """Permutation importance of both models on the same rows, rank correlation, biggest movers."""
+    if not stability or not stability.get("challenger"):
+        return "Not measured."
+    new = stability["challenger"]
+    old = {f["feature"]: f for f in stability.get("champion") or []}
+    rho = stability.get("rank_correlation")
+    new_name = f"v{stability.get('challenger_version')}"
+    old_name = f"v{stability.get('champion_version')}"
+    lines = [
+        f"Permutation importance (drop in ROC AUC when the column is shuffled) on "
+        f"{stability.get('evaluated_on')}.",
+        "",
+    ]
+    if rho is None:
+        lines.append("No champion to compare with: the ranking below is the model's own.")
+    else:
+        steady = "stable" if rho >= 0.8 else "moderately stable" if rho >= 0.5 else "unstable"
+        lines.append(
+            f"Rank correlation (Spearman) between {old_name} and {new_name}: **{rho:.2f}** "
+            f"({steady})."
+        )
+        movers = stability.get("movers") or []
+        if movers:
+            moved = ", ".join(
+                f"{m['feature']} ({m['champion_rank']} -> {m['challenger_rank']})" for m in movers
+            )
+            lines.append(f"Biggest rank moves ({old_name} -> {new_name}): {moved}.")
+    lines += ["", f"| rank | feature | importance {new_name} | rank {old_name} |"]
+    lines.append("| ---: | --- | ---: | ---: |")
+    for f in new[:top]:
+        before = old.get(f["feature"])
+        lines.append(
+            f"| {f['rank']} | {f['feature']} | {f['mean']:.4f} ± {f['std']:.4f} "
+            f"| {before['rank'] if before else '-'} |"
+        )
+    return "\n".join(lines)

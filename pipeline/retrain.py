@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig
-from pipeline.policy import Decision, promotion_decision, retrain_decision
-from pipeline.registry import CHAMPION, ModelVersionInfo, Registry
-from pipeline.results import write_json_atomic
+from pipeline.fairness import RECENT_FAIRNESS_ARTIFACT, model_fairness
+from pipeline.importance import STABILITY_ARTIFACT, compare_importance
+from pipeline.policy import Decision, fairness_gates, promotion_decision, retrain_decision
+from pipeline.registry import CHAMPION, TRAINING_DATA_TAG, ModelVersionInfo, Registry
+from pipeline.results import to_jsonable, write_json_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,6 +50,10 @@ class RetrainResult:
     candidates: dict[str, float] = field(default_factory=dict)
     training_rows: int = 0
     comparison: Comparison | None = None
+    # Both models on the comparison rows: fairness per side ("challenger", "champion") and the
+    # permutation-importance stability between them.
+    fairness: dict[str, Any] = field(default_factory=dict)
+    importance: dict[str, Any] | None = None
     created_at: str = ""
     batch_digest: str = ""
 
@@ -126,21 +132,53 @@ def run_retrain(
     training, holdout, evaluated_on = _split_recent(recent, reference, seed)
     outcome = train(config, training, seed)
     trigger = "; ".join(decision.reasons)
-    info = registry.log_training(
-        outcome, training, reason=trigger, tags={"driftgate.period": period} if period else None
-    )
+    # The card's "training data" names every period the rows came from, oldest first.
+    sources = [champion.run_tags.get(TRAINING_DATA_TAG, "")] if champion else []
+    added = len(training) - (0 if reference is None else len(reference))
+    sources.append(f"{period or 'this batch'}: {added} labelled rows")
+    tags = {TRAINING_DATA_TAG: "; ".join(s for s in sources if s)}
+    if period:
+        tags["driftgate.period"] = period
+    info = registry.log_training(outcome, training, reason=trigger, tags=tags)
 
     features, labels = labelled_rows(holdout, config)
     challenger_metrics = evaluate(outcome.model, features, labels, config.decision_threshold)
-    champion_metrics = None
+    fairness = {"challenger": model_fairness(outcome.model, holdout, labels, config, evaluated_on)}
+    champion_metrics, champion_model = None, None
     if champion is not None:
         champion_model = registry.load_model(champion)
         champion_metrics = evaluate(champion_model, features, labels, config.decision_threshold)
+        fairness["champion"] = model_fairness(champion_model, holdout, labels, config, evaluated_on)
+    importance = compare_importance(
+        champion_model,
+        outcome.model,
+        features,
+        labels,
+        evaluated_on,
+        champion.version if champion else None,
+        info.version,
+        seed,
+    )
+    gate = fairness_gates(
+        fairness["challenger"].metrics(), config.fairness, config.thresholds, "challenger"
+    )
     promotion = promotion_decision(
-        challenger_metrics, champion_metrics, config.thresholds, config.primary_metric
+        challenger_metrics, champion_metrics, config.thresholds, config.primary_metric, gate
+    )
+    registry.add_to_run(
+        info.run_id,
+        metrics={f"recent_{k}": v for k, v in fairness["challenger"].metrics().items()},
+        documents={STABILITY_ARTIFACT: importance, RECENT_FAIRNESS_ARTIFACT: fairness},
     )
     registry.tag_version(info.version, "driftgate.decision", promotion.outcome)
     registry.tag_version(info.version, "driftgate.decision_reasons", " | ".join(promotion.reasons))
+    # "promote" here only proposes: the promotion itself is the merged PR's, recorded then.
+    # Its comparison with the champion, the deciding reason, comes last; the record leads with it.
+    if promotion.outcome == "promote":
+        verdict, reasons = "propose", promotion.reasons[-1:] + promotion.reasons[:-1]
+    else:
+        verdict, reasons = promotion.outcome, promotion.reasons
+    registry.record(verdict, reasons, f"retrain {period}".strip(), version=info.version)
     result.retrained = True
     result.decision = promotion.outcome
     result.reasons = promotion.reasons
@@ -155,6 +193,8 @@ def run_retrain(
         challenger=_rounded(challenger_metrics),
         champion=_rounded(champion_metrics) if champion_metrics else None,
     )
+    result.fairness = to_jsonable(fairness)
+    result.importance = to_jsonable(importance)
     write_json_atomic(out_file, result)
     return result
 

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from pipeline.fairness import FairnessReport
+    from pipeline.importance import FeatureImportance
+
 METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")
 
 
@@ -37,6 +40,8 @@ class TrainOutcome:
     candidates: list[CandidateResult] = field(default_factory=list)
     train_rows: int = 0
     test_rows: int = 0
+    fairness: FairnessReport | None = None
+    importance: list[FeatureImportance] = field(default_factory=list)
 
 
 def _candidate_space(name: str, seed: int) -> tuple[Any, dict[str, Any]]:
@@ -102,16 +107,22 @@ def train(config: ModelConfig, frame: pd.DataFrame, seed: int = 0) -> TrainOutco
     """Tune every candidate on a training split, keep the best by CV score, test it held out."""
     from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold, train_test_split
 
-    features, labels = labelled_rows(frame, config)
+    from pipeline.fairness import model_fairness
+    from pipeline.importance import permutation_importances
+
+    _, labels = labelled_rows(frame, config)
     positives = int(labels.sum())
     if len(labels) < 50 or positives < 10 or len(labels) - positives < 10:
         raise DataError(
             f"training needs at least 50 labelled rows with 10 of each class "
             f"(got {len(labels)} rows, {positives} positive)"
         )
-    x_train, x_test, y_train, y_test = train_test_split(
-        features, labels, test_size=0.2, stratify=labels, random_state=seed
+    # Split whole rows: the test rows keep their sensitive attributes for the fairness report.
+    train_frame, test_frame = train_test_split(
+        frame[frame["__label__"].notna()], test_size=0.2, stratify=labels, random_state=seed
     )
+    x_train, y_train = labelled_rows(train_frame, config)
+    x_test, y_test = labelled_rows(test_frame, config)
     folds = StratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=seed)
     results: list[CandidateResult] = []
     best: tuple[float, str, Any, dict[str, Any]] | None = None
@@ -134,6 +145,7 @@ def train(config: ModelConfig, frame: pd.DataFrame, seed: int = 0) -> TrainOutco
             best = (score, name, search.best_estimator_, params)
     assert best is not None  # config validation guarantees at least one candidate
     _, name, model, params = best
+    where = f"held-out test split ({len(y_test)} rows)"
     return TrainOutcome(
         estimator_name=name,
         best_params=params,
@@ -142,6 +154,8 @@ def train(config: ModelConfig, frame: pd.DataFrame, seed: int = 0) -> TrainOutco
         candidates=results,
         train_rows=len(y_train),
         test_rows=len(y_test),
+        fairness=model_fairness(model, test_frame, y_test, config, where),
+        importance=permutation_importances(model, x_test, y_test, seed),
     )
 
 

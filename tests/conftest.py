@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fake_github import TOKEN, FakeGitHub
 
 from pipeline.cli import main
 from pipeline.config import ModelConfig, Settings, load_settings
+from pipeline.registry import Registry
 
 REPO = Path(__file__).resolve().parents[1]
 IBM = REPO.parent / "shared" / "data" / "ibm_hr_attrition.csv"
@@ -25,6 +30,10 @@ SMALL = {
     "PIPELINE_ATTRITION_BATCH_ROWS": "1000",
     "PIPELINE_ATTRITION_SEARCH_ITERATIONS": "1",
     "PIPELINE_ATTRITION_CV_FOLDS": "2",
+    "PIPELINE_MACHINE_FAILURE_TRAINING_ROWS": "3000",
+    "PIPELINE_MACHINE_FAILURE_BATCH_ROWS": "1500",
+    "PIPELINE_MACHINE_FAILURE_SEARCH_ITERATIONS": "1",
+    "PIPELINE_MACHINE_FAILURE_CV_FOLDS": "2",
 }
 
 
@@ -95,3 +104,41 @@ def point_at_fake_github(monkeypatch: pytest.MonkeyPatch, api_url: str, token: s
     monkeypatch.setenv("PIPELINE_GITHUB_WRITE_INTERVAL", "0")
     monkeypatch.setenv("PIPELINE_GITHUB_MAX_WAIT", "5")
     monkeypatch.delenv("ALERT_WEBHOOK_URL", raising=False)
+
+
+CARD = "model_cards/attrition.md"
+
+
+@pytest.fixture
+def gh(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    """The local GitHub fake, holding the repository's model cards on main."""
+    fake = FakeGitHub().start()
+    cards = project / "model_cards"
+    cards.mkdir()
+    for card in sorted((REPO / "model_cards").glob("*.md")):
+        fake.files[("main", f"model_cards/{card.name}")] = card.read_text()
+        shutil.copy(card, cards / card.name)
+    monkeypatch.setenv("PIPELINE_MODEL_CARDS_DIR", str(cards))
+    point_at_fake_github(monkeypatch, fake.url, TOKEN)
+    yield fake
+    fake.stop()
+
+
+def merged_event(project: Path, gh: FakeGitHub, number: int, **changes: Any) -> Path:
+    """The ``pull_request`` event file the promote workflow receives, with ``changes`` applied."""
+    event = gh.event(number)
+    event["pull_request"].update(changes)
+    path = project / f"event-{number}.json"
+    path.write_text(json.dumps(event))
+    return path
+
+
+def checkout_card(project: Path, gh: FakeGitHub, branch: str = "main", card: str = CARD) -> None:
+    """What actions/checkout gives the promote workflow: the card as it is on ``branch``."""
+    (project / card).write_text(gh.files[(branch, card)])
+
+
+def alias(name: str, model: str = "attrition") -> int | None:
+    settings = load_settings()
+    found = Registry(settings, settings.model(model)).by_alias(name)
+    return found.version if found else None

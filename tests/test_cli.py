@@ -29,6 +29,8 @@ def test_help_lists_every_command() -> None:
         "rollback",
         "run",
         "sync",
+        "card",
+        "history",
     ):
         assert command in out.stdout
 
@@ -36,4 +38,6 @@ def test_help_lists_every_command() -> None:
 def test_unknown_model_is_one_line(project: object) -> None:
     result = run_cli("rollback", "--model", "churn")
     assert result.code != 0
-    assert result.stderr.strip() == ("error: unknown model 'churn' (configured models: attrition)")
+    assert result.stderr.strip() == (
+        "error: unknown model 'churn' (configured models: attrition, machine_failure)"
+    )

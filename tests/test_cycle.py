@@ -68,6 +68,14 @@ def test_plain_month_then_drifted_month_then_promotion_and_rollback(
     assert issue.startswith("**Drift detected**")
     assert "| MonthlyIncome | ks |" in issue
     assert 'x-axis ["2026-10", "2026-11"]' in issue
+    # Operational metrics: in the issue, and one MLflow run per report.
+    operations = issue.split("## Operations")[1].split("##")[0]
+    assert "- Rows scored: 1000 of 1000" in operations
+    assert re.search(r"Prediction latency: \d+\.\d{3} s per 1,000 rows", operations)
+    assert re.search(r"Processing time: predict [\d.]+ s, drift [\d.]+ s, retrain", operations)
+    settings = load_settings()
+    [ops, _] = Registry(settings, settings.model("attrition")).step_runs("operations")
+    assert ops["metrics"]["scored_rows"] == 1000 and ops["metrics"]["seconds_retrain"] > 0
     assert _aliases() == {"champion": 1, "challenger": 2}
     log_lines = (project / "outputs" / "attrition" / "prediction_log.jsonl").read_text()
     assert len(log_lines.splitlines()) == 2
@@ -91,11 +99,18 @@ def test_plain_month_then_drifted_month_then_promotion_and_rollback(
     assert [line.split()[0] for line in versions] == ["v2", "v1"]  # newest first
     assert "challenger,previous" in versions[0] and "manual promotion" in versions[0]
     assert versions[1].split()[2] == "champion"
-    drift_rows = [line for line in table if line.startswith("2026-")]
+    drift_rows = [line for line in table if re.match(r"2026-\d\d ", line)]
     assert [row.split()[:2] for row in drift_rows] == [
         ["2026-11", "drift"],
         ["2026-10", "no_drift"],
     ]
+    # The decision record: every verdict, newest first, with where it came from.
+    decisions = [line.split()[1:4] for line in table if re.match(r"2026-\d\d-\d\dT", line)]
+    assert decisions[0] == ["v2", "rollback", "command"]
+    assert decisions[1] == ["v2", "promote", "command"]
+    assert ["v2", "propose", "retrain"] in decisions or ["v2", "keep", "retrain"] in decisions
+    assert decisions[-2:] == [["2026-10", "data", "skip"], ["2026-10", "data", "no_drift"]]
+    assert ["2026-11", "data", "retrain"] in decisions and ["2026-11", "data", "drift"] in decisions
     as_json = json.loads(run_cli("history", "--json").stdout)
     assert [v["version"] for v in as_json["versions"]] == [2, 1]
 

@@ -1,9 +1,10 @@
 from dataclasses import replace
 
-from pipeline.config import Thresholds
+from pipeline.config import FairnessConfig, Thresholds
 from pipeline.policy import (
     MergedPullFacts,
     drift_verdict,
+    fairness_gates,
     merged_pull_decision,
     per_column_threshold,
     promotion_decision,
@@ -11,6 +12,7 @@ from pipeline.policy import (
 )
 
 T = Thresholds()
+GATED = FairnessConfig(attributes=("Gender", "Age"), gate_attributes=("Gender",))
 
 
 def test_bonferroni_threshold_divides_the_family_alpha() -> None:
@@ -74,7 +76,7 @@ def _merged(**changes: object) -> MergedPullFacts:
         labels=["model-promotion"],
         card_version=7,
         version_exists=True,
-        test_metrics={"test_roc_auc": 0.82, "test_f1": 0.5},
+        version_metrics={"test_roc_auc": 0.82, "test_f1": 0.5},
         schema_problems=[],
     )
     return replace(facts, **changes)  # type: ignore[arg-type]
@@ -93,7 +95,7 @@ def test_the_first_failing_merge_gate_is_the_reason() -> None:
         "it does not carry the 'model-promotion' label": _merged(labels=["docs"]),
         "version 7 does not exist in the registry": _merged(version_exists=False),
         "version 7 test f1 0.100 is below the gate 0.3": _merged(
-            test_metrics={"test_roc_auc": 0.9, "test_f1": 0.1}
+            version_metrics={"test_roc_auc": 0.9, "test_f1": 0.1}
         ),
         "version 7 does not accept the champion's inputs: 'Age' is long for the champion but "
         "double for the candidate": _merged(
@@ -103,3 +105,45 @@ def test_the_first_failing_merge_gate_is_the_reason() -> None:
     for reason, facts in cases.items():
         decision = merged_pull_decision(facts, thresholds)
         assert (decision.outcome, decision.reasons) == ("refuse", [reason])
+
+
+def test_the_fairness_gate_reads_the_gated_ratio_only() -> None:
+    fair = {"fairness_Gender_selection_rate_ratio": 0.85, "fairness_Age_selection_rate_ratio": 0.1}
+    failures, passes = fairness_gates(fair, GATED, T, "challenger")
+    assert failures == [] and "Gender selection-rate ratio 0.850 passes" in passes[0]
+    unfair = {"fairness_Gender_selection_rate_ratio": 0.6}
+    failures, _ = fairness_gates(unfair, GATED, T, "challenger")
+    assert failures == [
+        "challenger fails the fairness gate: Gender selection-rate ratio 0.600 " "is below 0.8"
+    ]
+    unknown, _ = fairness_gates({}, GATED, T, "challenger")
+    assert "no Gender selection-rate ratio" in unknown[0]
+
+
+def test_a_better_but_unfair_challenger_is_refused_with_both_reasons() -> None:
+    gate = fairness_gates({"fairness_Gender_selection_rate_ratio": 0.6}, GATED, T, "challenger")
+    decision = promotion_decision({"roc_auc": 0.9, "f1": 0.5}, {"roc_auc": 0.8}, T, fairness=gate)
+    assert decision.outcome == "refuse"
+    assert decision.reasons[0].startswith("challenger fails the fairness gate")
+    assert "challenger roc_auc 0.9000 vs champion 0.8000 (+0.1000" in decision.reasons[1]
+    # Not better: kept for that reason, whatever the fairness says.
+    kept = promotion_decision({"roc_auc": 0.8, "f1": 0.5}, {"roc_auc": 0.8}, T, fairness=gate)
+    assert kept.outcome == "keep" and "not enough improvement" in kept.reasons[0]
+    first = promotion_decision({"roc_auc": 0.9, "f1": 0.5}, None, T, fairness=gate)
+    assert first.outcome == "refuse"
+
+
+def test_a_merged_pr_naming_an_unfair_version_is_refused() -> None:
+    facts = _merged(
+        version_metrics={
+            "test_roc_auc": 0.82,
+            "test_f1": 0.5,
+            "test_fairness_Gender_selection_rate_ratio": 0.5,
+        }
+    )
+    assert merged_pull_decision(facts, T).outcome == "promote"  # no fairness settings: no gate
+    decision = merged_pull_decision(facts, T, GATED)
+    assert decision.outcome == "refuse"
+    assert decision.reasons == [
+        "version 7 test fails the fairness gate: Gender selection-rate ratio 0.500 is below 0.8"
+    ]

@@ -7,58 +7,17 @@ fed to ``pipeline promote --event`` as the promote workflow does.
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, point_at_fake_github, run_cli
-from fake_github import FULL_NAME, TOKEN, FakeGitHub
+from conftest import CARD, REPO, alias, checkout_card, merged_event, run_cli
+from fake_github import FULL_NAME, FakeGitHub
 
 from pipeline.cards import parse_card
-from pipeline.config import load_settings
 from pipeline.errors import GateError
 from pipeline.github import GitHub, GitHubTarget
-from pipeline.registry import CHAMPION, PREVIOUS, Registry
-
-CARD = "model_cards/attrition.md"
-
-
-@pytest.fixture
-def gh(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    fake = FakeGitHub().start()
-    fake.files[("main", CARD)] = (REPO / CARD).read_text()
-    cards = project / "model_cards"
-    cards.mkdir()
-    shutil.copy(REPO / CARD, cards / "attrition.md")
-    monkeypatch.setenv("PIPELINE_MODEL_CARDS_DIR", str(cards))
-    point_at_fake_github(monkeypatch, fake.url, TOKEN)
-    yield fake
-    fake.stop()
-
-
-def _registry() -> Registry:
-    settings = load_settings()
-    return Registry(settings, settings.model("attrition"))
-
-
-def _alias(name: str) -> int | None:
-    found = _registry().by_alias(name)
-    return found.version if found else None
-
-
-def _event(project: Path, gh: FakeGitHub, number: int, **changes: Any) -> Path:
-    event = gh.event(number)
-    event["pull_request"].update(changes)
-    path = project / f"event-{number}.json"
-    path.write_text(json.dumps(event))
-    return path
-
-
-def _checkout(project: Path, gh: FakeGitHub, branch: str = "main") -> None:
-    """What actions/checkout gives the promote workflow: the card as it is on ``branch``."""
-    (project / "model_cards" / "attrition.md").write_text(gh.files[(branch, CARD)])
+from pipeline.registry import CHAMPION, PREVIOUS
 
 
 def test_two_runs_of_a_period_then_merge_promotes_and_sync_rolls_back(
@@ -90,7 +49,11 @@ def test_two_runs_of_a_period_then_merge_promotes_and_sync_rolls_back(
     assert pull["title"] == f"Promote attrition v{version} to champion"
 
     # The PR changes only the card: the front matter names the challenger, history has its row.
-    changed = {path for (branch, path) in gh.files if branch == pull["head"]["ref"]}
+    changed = {
+        path
+        for (branch, path), text in gh.files.items()
+        if branch == pull["head"]["ref"] and gh.files.get(("main", path)) != text
+    }
     assert changed == {CARD}
     card = parse_card(gh.files[(pull["head"]["ref"], CARD)], CARD)
     assert card.champion.version == version and card.champion.pr == pull["number"]
@@ -101,13 +64,13 @@ def test_two_runs_of_a_period_then_merge_promotes_and_sync_rolls_back(
     assert hand_written == before.body.split("<!-- driftgate:begin")[0]
 
     # Merging promotes: champion moves, the former one is kept as previous, the PR hears so.
-    old_champion = _alias(CHAMPION)
+    old_champion = alias(CHAMPION)
     assert old_champion != version
     gh.merge(pull["number"])
-    _checkout(project, gh)
-    promoted = run_cli("promote", "--event", str(_event(project, gh, pull["number"])))
+    checkout_card(project, gh)
+    promoted = run_cli("promote", "--event", str(merged_event(project, gh, pull["number"])))
     assert promoted.code == 0, promoted.stderr
-    assert (_alias(CHAMPION), _alias(PREVIOUS)) == (version, old_champion)
+    assert (alias(CHAMPION), alias(PREVIOUS)) == (version, old_champion)
     assert gh.comments[pull["number"]][-1]["body"].startswith(
         f"Promoted **attrition v{version}** to `champion`"
     )
@@ -119,7 +82,7 @@ def test_two_runs_of_a_period_then_merge_promotes_and_sync_rolls_back(
     synced = run_cli("sync")
     assert synced.code == 0, synced.stderr
     assert json.loads(synced.stdout)[0]["changed"] is True
-    assert _alias(CHAMPION) == old_champion
+    assert alias(CHAMPION) == old_champion
     again = run_cli("sync")
     assert json.loads(again.stdout)[0]["changed"] is False
 
@@ -140,10 +103,10 @@ def proposal(gh: FakeGitHub, project: Path) -> tuple[int, int]:
 
 
 def _refused(project: Path, gh: FakeGitHub, number: int, **changes: Any) -> str:
-    champion = _alias(CHAMPION)
-    result = run_cli("promote", "--event", str(_event(project, gh, number, **changes)))
+    champion = alias(CHAMPION)
+    result = run_cli("promote", "--event", str(merged_event(project, gh, number, **changes)))
     assert result.code == GateError.exit_code
-    assert _alias(CHAMPION) == champion
+    assert alias(CHAMPION) == champion
     comment = gh.comments[number][-1]["body"]
     assert comment.startswith("**Not promoted**")
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: PR #{number} did not")
@@ -154,7 +117,7 @@ def test_an_unmerged_pr_does_not_promote(
     gh: FakeGitHub, project: Path, proposal: tuple[int, int]
 ) -> None:
     number, _ = proposal
-    _checkout(project, gh, f"promote/attrition-v{proposal[1]}")
+    checkout_card(project, gh, f"promote/attrition-v{proposal[1]}")
     comment = _refused(project, gh, number, merged=False)
     assert "closed without being merged" in comment
 
@@ -164,7 +127,7 @@ def test_an_unlabelled_pr_does_not_promote(
 ) -> None:
     number, _ = proposal
     gh.merge(number)
-    _checkout(project, gh)
+    checkout_card(project, gh)
     comment = _refused(project, gh, number, labels=[])
     assert "does not carry the 'model-promotion' label" in comment
 
@@ -174,7 +137,7 @@ def test_a_pr_into_another_branch_does_not_promote(
 ) -> None:
     number, _ = proposal
     gh.merge(number)
-    _checkout(project, gh)
+    checkout_card(project, gh)
     comment = _refused(project, gh, number, base={"ref": "release", "sha": "x"})
     assert "merged into 'release', not the default branch 'main'" in comment
 
@@ -184,7 +147,7 @@ def test_a_version_failing_the_gates_does_not_promote(
 ) -> None:
     number, version = proposal
     gh.merge(number)
-    _checkout(project, gh)
+    checkout_card(project, gh)
     monkeypatch.setenv("PIPELINE_ATTRITION_MIN_ROC_AUC", "0.999")
     comment = _refused(project, gh, number)
     assert f"version {version} test roc_auc" in comment and "below the gate 0.999" in comment
