@@ -196,6 +196,12 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings) -> Any:
     return rollback_step(settings, settings.model(args.model), args.reason)
 
 
+def cmd_dispatch(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cycle import dispatch_step
+
+    return dispatch_step(settings, args.workflow, args.ref, dry_run=args.dry_run)
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.cycle import current_period, parse_steps, run_cycle
 
@@ -323,6 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = add("history", cmd_history, "versions, aliases, promotions and drift, newest first")
     history.add_argument("--json", action="store_true", help="the history as JSON, not a table")
+
+    dispatch = add("dispatch", cmd_dispatch, "start a workflow once for every configured model")
+    dispatch.add_argument("--workflow", default="monthly.yml", help="workflow file to start")
+    dispatch.add_argument("--ref", help="branch to run it on (default: the default branch)")
+    add_flag(dispatch, "--dry-run", "print the dispatches instead of making them")
 
     card = add("card", cmd_card, "regenerate the model card's generated sections from MLflow")
     card.add_argument(

@@ -196,6 +196,13 @@ class GitHub:
     def default_branch(self) -> str:
         return str(self.repo.default_branch)
 
+    def dispatch_workflow(self, workflow: str, ref: str, inputs: dict[str, str]) -> None:
+        """Start ``workflow`` (its file name) on ``ref`` with ``inputs``, as `gh workflow run`."""
+        self._call(
+            f"dispatch {workflow} on {ref} with {inputs}",
+            lambda: self.repo.get_workflow(workflow).create_dispatch(ref, inputs, throw=True),
+        )
+
     # -- labels --------------------------------------------------------------------------------
 
     def ensure_labels(self, names: list[str]) -> None:

@@ -54,6 +54,12 @@ class FakeGitHub:
         self.branches: dict[str, str] = {"main": self._sha("initial")}
         self.files: dict[tuple[str, str], str] = {}  # (branch, path) -> text
         self.failures: list[Failure] = []
+        # Workflows the repository has (file -> id, dispatch inputs) and the dispatches received.
+        self.workflows: dict[str, tuple[int, set[str]]] = {
+            "monthly.yml": (161335, {"model", "simulate_drift", "force_retrain", "dry_run"}),
+            "promote.yml": (161336, set()),
+        }
+        self.dispatches: list[dict[str, Any]] = []
         self.requests: list[Request] = []
         self.next_number = 1
         self.next_id = 1000
@@ -379,6 +385,35 @@ class FakeGitHub:
             }
             issue = self._new_issue(body["title"], body.get("body"), [], pull)
             return 201, self._pull_view(issue), {}
+        if m := one(r"/actions/workflows/([^/]+)(/dispatches)?"):
+            found = [
+                (name, wid, inputs)
+                for name, (wid, inputs) in self.workflows.items()
+                if m.group(1) in (name, str(wid))
+            ]
+            if not found:
+                return 404, _error(404, "Not Found"), {}
+            name, wid, inputs = found[0]
+            if m.group(2) and method == "POST":
+                if body.get("ref") not in self.branches:
+                    return 422, _error(422, f"No ref found for: {body.get('ref')}"), {}
+                unexpected = sorted(set(body.get("inputs") or {}) - inputs)
+                if unexpected:
+                    return 422, _error(422, f"Unexpected inputs provided: {unexpected}"), {}
+                self.dispatches.append({"workflow": name, **body})
+                return 204, None, {}
+            return (
+                200,
+                {
+                    "id": wid,
+                    "name": name.removesuffix(".yml"),
+                    "path": f".github/workflows/{name}",
+                    "state": "active",
+                    "url": f"{self.url}{repo}/actions/workflows/{wid}",
+                    "html_url": f"https://github.com/{FULL_NAME}/actions/workflows/{name}",
+                },
+                {},
+            )
         if m := one(r"/pulls/(\d+)"):
             issue = self.issues.get(int(m.group(1)))
             if issue is None or "pull_request" not in issue:

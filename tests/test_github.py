@@ -197,3 +197,17 @@ def test_an_alert_that_fails_is_logged_without_the_url(caplog: pytest.LogCapture
     assert not send_alert("x", {"ALERT_WEBHOOK_URL": hook.url})
     assert "HTTP 500" in caplog.text and "secret-part" not in caplog.text
     hook.server.shutdown()
+
+
+def test_the_schedule_starts_one_monthly_run_per_configured_model(gh: FakeGitHub) -> None:
+    result = run_cli("dispatch")
+    assert result.code == 0, result.stderr
+    assert [(d["workflow"], d["ref"], d["inputs"]) for d in gh.dispatches] == [
+        ("monthly.yml", "main", {"model": "attrition"}),
+        ("monthly.yml", "main", {"model": "machine_failure"}),
+    ]
+    missing = run_cli("dispatch", "--workflow", "nightly.yml")
+    assert missing.code != 0
+    [line] = missing.stderr.strip().splitlines()
+    assert line.startswith("error: GitHub: could not dispatch nightly.yml on main")
+    assert "404" in line or "Not Found" in line

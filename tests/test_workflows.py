@@ -201,7 +201,11 @@ def test_every_dispatch_input_reaches_the_cli() -> None:
 
 def test_inputs_are_typed_described_and_defaulted() -> None:
     document = _load(REPO / ".github" / "workflows" / "monthly.yml")
-    assert document[True]["schedule"] == [{"cron": "0 0 1 * *"}]
+    # The schedule dispatches monthly.yml once per configured model, with its inputs.
+    schedule = _load(REPO / ".github" / "workflows" / "schedule.yml")
+    assert schedule[True]["schedule"] == [{"cron": "0 0 1 * *"}]
+    [dispatch] = [i.argv for i in workflow_invocations(REPO / ".github/workflows/schedule.yml")]
+    assert dispatch[:3] == ["dispatch", "--workflow", "monthly.yml"]
     inputs = document[True]["workflow_dispatch"]["inputs"]
     assert set(inputs) == {"model", "simulate_drift", "force_retrain", "dry_run"}
     for name, spec in inputs.items():
