@@ -52,20 +52,27 @@ class History:
     decisions: list[DecisionRecord] = field(default_factory=list)
 
 
+# The retrain step's promotion verdict, as it reads on a version: it only proposed.
+_SHOWN = {"promote": "proposed", "keep": "kept", "refuse": "refused"}
+
+
 def build_history(registry: Registry, card_champion: int | None) -> History:
     history = History(registry.name, card_champion)
     for info in registry.versions():
         tags = info.tags
         refused = tags.get("driftgate.promotion_refused")
+        decision = tags.get("driftgate.decision", "")
         history.versions.append(
             VersionRecord(
                 version=info.version,
                 created_at=info.created_at,
                 aliases=info.aliases,
                 roc_auc=info.metrics.get("test_roc_auc"),
-                decision="refused" if refused else tags.get("driftgate.decision", ""),
+                decision="refused" if refused else _SHOWN.get(decision, decision),
                 promoted_at=tags.get("driftgate.promoted_at", ""),
-                reason=refused or tags.get("driftgate.promotion_reason", ""),
+                reason=_last_alias_decision(tags)
+                or refused
+                or tags.get("driftgate.promotion_reason", ""),
             )
         )
         history.decisions += _decisions(f"v{info.version}", tags)
@@ -84,6 +91,15 @@ def build_history(registry: Registry, card_champion: int | None) -> History:
         )
     history.decisions.sort(key=lambda d: d.at, reverse=True)
     return history
+
+
+def _last_alias_decision(tags: dict[str, str]) -> str:
+    """The latest promote, refuse or rollback of a version, e.g. "rollback: scores drifted"."""
+    moves = [r for r in read_records(tags) if r.verdict in ("promote", "refuse", "rollback")]
+    if not moves:
+        return ""
+    last = moves[-1]
+    return f"{last.verdict}: {last.reasons[0] if last.reasons else '-'}"
 
 
 def _decisions(subject: str, tags: dict[str, str]) -> list[DecisionRecord]:
@@ -105,7 +121,7 @@ def render_history(history: History) -> str:
     card = f"v{history.card_champion}" if history.card_champion else "none"
     lines = [f"{history.model}: model card names {card} as champion", ""]
     lines += _table(
-        ["version", "created", "aliases", "test ROC AUC", "decision", "promoted", "why"],
+        ["version", "created", "aliases", "test ROC AUC", "verdict", "promoted", "last move"],
         [
             [
                 f"v{v.version}",

@@ -191,6 +191,8 @@ class Registry:
         self.client.set_registered_model_alias(self.name, CHALLENGER, str(version))
         if self.by_alias(CHAMPION) is None:
             self.client.set_registered_model_alias(self.name, CHAMPION, str(version))
+            first = "the model had no champion: its first version serves until one beats it"
+            self.record("promote", [first], "first training", version=version)
         self.tag_version(version, "driftgate.run_id", run_id)
         return self.version(version)
 

@@ -97,7 +97,7 @@ def test_plain_month_then_drifted_month_then_promotion_and_rollback(
     assert table[0] == "attrition: model card names none as champion"
     versions = [line for line in table if re.match(r"v\d", line)]
     assert [line.split()[0] for line in versions] == ["v2", "v1"]  # newest first
-    assert "challenger,previous" in versions[0] and "manual promotion" in versions[0]
+    assert "challenger,previous" in versions[0] and "rollback: manual rollback" in versions[0]
     assert versions[1].split()[2] == "champion"
     drift_rows = [line for line in table if re.match(r"2026-\d\d ", line)]
     assert [row.split()[:2] for row in drift_rows] == [
@@ -109,7 +109,11 @@ def test_plain_month_then_drifted_month_then_promotion_and_rollback(
     assert decisions[0] == ["v2", "rollback", "command"]
     assert decisions[1] == ["v2", "promote", "command"]
     assert ["v2", "propose", "retrain"] in decisions or ["v2", "keep", "retrain"] in decisions
-    assert decisions[-2:] == [["2026-10", "data", "skip"], ["2026-10", "data", "no_drift"]]
+    assert decisions[-3:] == [
+        ["2026-10", "data", "skip"],
+        ["2026-10", "data", "no_drift"],
+        ["v1", "promote", "first"],  # the bootstrap's first version, from "first training"
+    ]
     assert ["2026-11", "data", "retrain"] in decisions and ["2026-11", "data", "drift"] in decisions
     as_json = json.loads(run_cli("history", "--json").stdout)
     assert [v["version"] for v in as_json["versions"]] == [2, 1]

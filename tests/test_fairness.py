@@ -90,3 +90,25 @@ def test_fairness_settings_errors_name_the_setting(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(_settings_with(tmp_path, old, new), environ={})
+
+
+def test_a_model_trained_without_its_sensitive_column_still_reports_on_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import run_cli
+
+    from pipeline.registry import Registry
+
+    gender = 'Gender = { kind = "categorical", '
+    path = _settings_with(project, gender, gender + 'role = "sensitive", ')
+    monkeypatch.setenv("PIPELINE_CONFIG", str(path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'sensitive.db'}")
+    trained = run_cli("train")
+    assert trained.code == 0, trained.stderr
+    settings = load_settings()
+    registry = Registry(settings, settings.model("attrition"))
+    version = registry.version(1)
+    assert "Gender" not in registry.input_schema(1) and "Age" in registry.input_schema(1)
+    assert "test_fairness_Gender_selection_rate_ratio" in version.metrics
+    report = registry.run_json(version.run_id, "fairness/fairness.json")
+    assert report and [a["attribute"] for a in report["attributes"]][0] == "Gender"
