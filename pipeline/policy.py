@@ -156,7 +156,7 @@ def promotion_decision(
     champion: Mapping[str, float] | None,
     thresholds: Thresholds,
     primary_metric: str = "roc_auc",
-    fairness: tuple[list[str], list[str]] = ([], []),
+    fairness: tuple[list[str], list[str]] | None = None,
 ) -> Decision:
     """Promote when the challenger passes every gate and beats the champion on the same data.
 
@@ -165,7 +165,7 @@ def promotion_decision(
     a better model was held back, and why.
     """
     failures, passes = metric_gates(challenger, thresholds, "challenger")
-    fairness_failures, fairness_passes = fairness
+    fairness_failures, fairness_passes = fairness or ([], [])
     if failures:
         return Decision("keep", failures + fairness_failures + passes)
     passes = passes + fairness_passes

@@ -92,6 +92,17 @@ def test_a_drifted_month_and_a_merged_promotion_update_the_card(
     # Every hand-written line is as it was before the cycle, byte for byte.
     assert hand_written(text) == hand_written((REPO / CARD).read_text())
 
+    # The decision record names where each verdict came from: the PR, the issue.
+    history = run_cli("history").stdout.splitlines()
+    number = pull["number"]
+    [issue] = [i["number"] for i in gh.drift_issues() if i["title"].endswith("2026-06")]
+    promoted = [line for line in history if f" v{version} " in line and " promote " in line]
+    assert promoted and f"PR #{number}" in promoted[0]
+    drifted = [line for line in history if "2026-06 data  drift" in line]
+    assert drifted and f"issue #{issue}" in drifted[0]
+    proposed = [line for line in history if " propose " in line]
+    assert proposed and f"retrain 2026-06 (issue #{issue}, PR #{number})" in proposed[0]
+
 
 def test_the_second_model_runs_the_same_cycle_from_its_settings_alone(
     gh: FakeGitHub, fresh: Path, monkeypatch: pytest.MonkeyPatch
