@@ -32,6 +32,13 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS = "previous"
 REFERENCE_ARTIFACT = "reference/reference.parquet"
+# Types skops does not trust by default but our candidates' fitted models hold: OneHotEncoder
+# keeps its output dtype; random forests and histogram gradient boosting keep their trees.
+SKOPS_TRUSTED_TYPES = (
+    "numpy.dtype",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+)
 # Where a version's training rows came from, oldest first, e.g.
 # "training.parquet: 1470 rows; 2026-11: 500 labelled rows".
 TRAINING_DATA_TAG = "driftgate.training_data"
@@ -179,8 +186,7 @@ class Registry:
                     signature=signature,
                     input_example=example,
                     registered_model_name=self.name,
-                    # OneHotEncoder keeps its output dtype, which skops does not trust by default.
-                    skops_trusted_types=["numpy.dtype"],
+                    skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
                 )
                 run_id = run.info.run_id
         except RegistryError:
