@@ -177,7 +177,12 @@ class Registry:
                     mlflow.log_dict(to_jsonable(outcome.fairness), FAIRNESS_ARTIFACT)
                 if outcome.importance:
                     mlflow.log_dict(
-                        {"evaluated_on": "held-out test split", "features": outcome.importance},
+                        to_jsonable(
+                            {
+                                "evaluated_on": f"held-out test split ({outcome.test_rows} rows)",
+                                "features": outcome.importance,
+                            }
+                        ),
                         IMPORTANCE_ARTIFACT,
                     )
                 info = mlflow.sklearn.log_model(

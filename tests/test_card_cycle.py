@@ -4,6 +4,7 @@ better challenger held back by the fairness gate. Real MLflow store, local GitHu
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,27 @@ def test_the_second_model_runs_the_same_cycle_from_its_settings_alone(
     assert hand_written(text) == hand_written(original)
     # The first model is untouched by the second's cycle.
     assert alias(CHAMPION) is None
+
+
+def test_the_card_of_a_first_version_describes_it_alone(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cards = fresh / "model_cards"
+    cards.mkdir()
+    monkeypatch.setenv("PIPELINE_MODEL_CARDS_DIR", str(cards))
+    (cards / "attrition.md").write_text((REPO / CARD).read_text())
+    assert run_cli("train").code == 0
+    carded = run_cli("card")
+    assert carded.code == 0, carded.stderr
+    assert json.loads(carded.stdout)["version"] == 1  # the registry's champion: none in the card
+    body = parse_card((cards / "attrition.md").read_text(), CARD).body
+    importance = section(body, "importance") or ""
+    assert "No champion to compare with" in importance
+    assert re.search(r"\| 1 \| \w+ \| \d\.\d{4} ± \d\.\d{4} \| - \|", importance)
+    fairness = section(body, "fairness") or ""
+    assert "Measured on held-out test split" in fairness and "| Gender | Female |" in fairness
+    assert "training.parquet: 1500 rows" in (section(body, "training-data") or "")
+    assert "No period monitored yet." in (section(body, "drift-history") or "")
 
 
 def test_a_better_challenger_failing_the_fairness_gate_is_refused(
