@@ -416,12 +416,14 @@ class Registry:
                 changed=False,
                 message=f"version {version} is already the champion of '{self.name}'",
             )
-        if current is not None:
-            self._set_alias(PREVIOUS, current.version)
-        self._set_alias(CHAMPION, target.version)
+        # The why first, then the alias: an API that sees the new champion (it polls the
+        # alias) must find its promotion reason already there.
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.tag_version(target.version, "driftgate.promoted_at", stamp)
         self.tag_version(target.version, "driftgate.promotion_reason", reason)
+        if current is not None:
+            self._set_alias(PREVIOUS, current.version)
+        self._set_alias(CHAMPION, target.version)
         was = f"replaces v{current.version}" if current else "the first champion"
         self.record("promote", [reason, was], source, version=target.version)
         return AliasMove(
