@@ -108,7 +108,9 @@ def _decisions(subject: str, tags: dict[str, str]) -> list[DecisionRecord]:
     decisions = []
     for record in read_records(tags):
         source = record.source
-        if published and not source.startswith("PR #"):
+        # Verdicts of the monthly run (drift, retrain, the challenger's) were published in the
+        # period's issue and PR; a promotion by hand or by a merged PR names its own source.
+        if published and (not source or source.startswith("retrain")):
             source = f"{source} ({published})" if source else published
         decisions.append(
             DecisionRecord(record.at, subject, record.verdict, source or "-", record.reasons)
