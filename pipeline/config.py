@@ -65,6 +65,10 @@ class FairnessConfig:
     gate_attributes: tuple[str, ...] = ()
     gate_metric: str = "selection_rate"
     min_group_rows: int = 30
+    # 0: the plain rule (ratio >= min_fairness_ratio). 0.95: fail only when the ratio is below
+    # the minimum with 95% confidence, so sampling noise on a few hundred rows does not refuse
+    # a fair model; the report shows both the ratio and its upper bound.
+    gate_confidence: float = 0.0
 
     def bands_for(self, attribute: str) -> tuple[float, ...]:
         return tuple(self.bands.get(attribute, ()))
@@ -297,6 +301,9 @@ def _parse_fairness(
     metric = str(raw.get("gate_metric", "selection_rate"))
     if metric not in FAIRNESS_RATES:
         raise ConfigError(f"{where}: gate_metric must be one of {', '.join(FAIRNESS_RATES)}")
+    confidence = float(raw.get("gate_confidence", 0.0))
+    if confidence not in (0.0, 0.95):
+        raise ConfigError(f"{where}: gate_confidence must be 0 (plain ratio) or 0.95")
     bands = raw.get("bands", {})
     for attribute, edges in bands.items():
         if attribute not in attributes or not all(isinstance(e, (int, float)) for e in edges):
@@ -307,6 +314,7 @@ def _parse_fairness(
         gate_attributes=gated,
         gate_metric=metric,
         min_group_rows=int(raw.get("min_group_rows", 30)),
+        gate_confidence=confidence,
     )
 
 

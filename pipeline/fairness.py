@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 RATES = ("selection_rate", "tpr", "fpr")
+UPPER = "_upper"  # suffix of a ratio's upper confidence bound in the metrics
+_Z_95 = 1.6449  # one-sided 95% normal quantile
 FAIRNESS_ARTIFACT = "fairness/fairness.json"  # the held-out test split, at training
 # Challenger and champion on the rows they were compared on, logged with the challenger.
 RECENT_FAIRNESS_ARTIFACT = "fairness/recent.json"
@@ -40,6 +42,8 @@ class AttributeFairness:
     groups: list[GroupRates]
     ratios: dict[str, float | None]
     small_groups: list[str] = field(default_factory=list)
+    # One-sided 95% upper confidence bound of each ratio: how high it could plausibly be.
+    ratio_upper: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -51,12 +55,21 @@ class FairnessReport:
 
     def metrics(self) -> dict[str, float]:
         """Flat ``fairness_<attribute>_<rate>_ratio`` metrics, as MLflow and the gates read them."""
-        return {
+        values = {
             metric_name(a.attribute, rate): value
             for a in self.attributes
             for rate, value in a.ratios.items()
             if value is not None
         }
+        values.update(
+            {
+                metric_name(a.attribute, rate) + UPPER: value
+                for a in self.attributes
+                for rate, value in a.ratio_upper.items()
+                if value is not None
+            }
+        )
+        return values
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FairnessReport:
@@ -66,6 +79,7 @@ class FairnessReport:
                 groups=[GroupRates(**g) for g in a["groups"]],
                 ratios=dict(a["ratios"]),
                 small_groups=list(a.get("small_groups", [])),
+                ratio_upper=dict(a.get("ratio_upper", {})),
             )
             for a in data.get("attributes", [])
         ]
@@ -138,6 +152,7 @@ def fairness_report(
                 attribute=attribute,
                 groups=rates,
                 ratios={rate: _ratio([getattr(g, rate) for g in counted]) for rate in RATES},
+                ratio_upper={rate: _ratio_upper(counted, rate) for rate in RATES},
                 small_groups=[g.group for g in rates if g.rows < settings.min_group_rows],
             )
         )
@@ -167,6 +182,40 @@ def _ratio(values: list[float | None]) -> float | None:
     if max(known) == 0:
         return 1.0
     return min(known) / max(known)
+
+
+def _ratio_upper(groups: list[GroupRates], rate: str) -> float | None:
+    """One-sided 95% upper bound of the smallest-over-largest ratio of ``rate``.
+
+    Delta method on the log of a ratio of two proportions (the lowest and the highest group),
+    with half a count added to an empty one. A ratio under the gate whose upper bound is above
+    it may be noise: on a few hundred rows a fair model's ratio swings by 0.1 or more.
+    """
+    import math
+
+    known: list[tuple[GroupRates, float]] = [
+        (g, float(getattr(g, rate))) for g in groups if getattr(g, rate) is not None
+    ]
+    if len(known) < 2:
+        return None
+    low, low_rate = min(known, key=lambda k: k[1])
+    high, high_rate = max(known, key=lambda k: k[1])
+    if high_rate == 0:
+        return 1.0
+    n_low, n_high = _denominator(low, rate), _denominator(high, rate)
+    p_low = max(low_rate, 0.5 / n_low)
+    p_high = min(high_rate, 1 - 0.5 / n_high)
+    spread = math.sqrt((1 - p_low) / (n_low * p_low) + (1 - p_high) / (n_high * p_high))
+    return float(min(1.0, (p_low / p_high) * math.exp(_Z_95 * spread)))
+
+
+def _denominator(group: GroupRates, rate: str) -> int:
+    """The rows a rate is a share of: all (selection), positives (TPR), negatives (FPR)."""
+    if rate == "tpr":
+        return group.positives
+    if rate == "fpr":
+        return group.rows - group.positives
+    return group.rows
 
 
 def model_fairness(

@@ -132,21 +132,32 @@ def fairness_gates(
     rate, minimum = fairness.gate_metric, thresholds.min_fairness_ratio
     shown = rate.replace("_", "-") if rate == "selection_rate" else rate.upper()
     for attribute in fairness.gate_attributes:
-        value = metrics.get(f"{prefix}fairness_{attribute}_{rate}_ratio")
+        name = f"{prefix}fairness_{attribute}_{rate}_ratio"
+        value, upper = metrics.get(name), metrics.get(name + "_upper")
         if value is None or value != value:
             failures.append(
                 f"{subject} has no {attribute} {shown} ratio (too few rows per group) "
                 f"for the fairness gate {minimum}"
             )
-        elif value < minimum:
-            failures.append(
-                f"{subject} fails the fairness gate: {attribute} {shown} ratio {value:.3f} "
-                f"is below {minimum}"
-            )
-        else:
+        elif value >= minimum:
             passes.append(
                 f"{subject}: {attribute} {shown} ratio {value:.3f} passes the fairness gate "
                 f"{minimum}"
+            )
+        elif fairness.gate_confidence and upper is not None and upper >= minimum:
+            passes.append(
+                f"{subject}: {attribute} {shown} ratio {value:.3f} is under {minimum} but not "
+                f"significantly (95% upper bound {upper:.3f}): passes the fairness gate"
+            )
+        else:
+            bound = (
+                f" (95% upper bound {upper:.3f})"
+                if fairness.gate_confidence and upper is not None
+                else ""
+            )
+            failures.append(
+                f"{subject} fails the fairness gate: {attribute} {shown} ratio {value:.3f}"
+                f"{bound} is below {minimum}"
             )
     return failures, passes
 

@@ -398,8 +398,10 @@ def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+def _ratio(value: float | None, upper: float | None = None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if upper is None else f"{value:.2f} (≤{upper:.2f})"
 
 
 def fairness_markdown(
@@ -419,6 +421,7 @@ def fairness_markdown(
         for g in a.get("groups", [])
     }
     old_ratios = {a["attribute"]: a.get("ratios", {}) for a in before.get("attributes", [])}
+    old_uppers = {a["attribute"]: a.get("ratio_upper", {}) for a in before.get("attributes", [])}
     new, old = f"v{version}" if version else "challenger", (
         f"v{champion}" if champion else "champion"
     )
@@ -449,14 +452,20 @@ def fairness_markdown(
             else:
                 cells += [_rate(g["selection_rate"]), _rate(g["tpr"]), _rate(g["fpr"])]
             lines.append("| " + " | ".join(cells) + " |")
-        ratios = attribute.get("ratios", {})
-        cells = [f"**{name}**", "ratio (min/max)", ""]
+        ratios, uppers = attribute.get("ratios", {}), attribute.get("ratio_upper", {})
+        cells = [f"**{name}**", "ratio (min/max, ≤ 95% bound)", ""]
         if paired:
-            o = old_ratios.get(name, {})
+            o, o_upper = old_ratios.get(name, {}), old_uppers.get(name, {})
             for rate in ("selection_rate", "tpr", "fpr"):
-                cells += [_ratio(ratios.get(rate)), _ratio(o.get(rate))]
+                cells += [
+                    _ratio(ratios.get(rate), uppers.get(rate)),
+                    _ratio(o.get(rate), o_upper.get(rate)),
+                ]
         else:
-            cells += [_ratio(ratios.get(rate)) for rate in ("selection_rate", "tpr", "fpr")]
+            cells += [
+                _ratio(ratios.get(rate), uppers.get(rate))
+                for rate in ("selection_rate", "tpr", "fpr")
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     small = [
         f"{a['attribute']} {g}" for a in challenger["attributes"] for g in a.get("small_groups", [])

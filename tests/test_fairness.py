@@ -32,7 +32,8 @@ def test_rates_per_group_and_their_ratio() -> None:
     assert gender.ratios["selection_rate"] == pytest.approx(1 / 3)
     assert gender.ratios["tpr"] == 0.5
     # One age band only: no ratio, so no metric the gate could read.
-    assert report.metrics() == {
+    ratios = {k: v for k, v in report.metrics().items() if not k.endswith("_upper")}
+    assert ratios == {
         "fairness_Gender_selection_rate_ratio": pytest.approx(1 / 3),
         "fairness_Gender_tpr_ratio": 0.5,
         "fairness_Gender_fpr_ratio": 0.0,
@@ -112,3 +113,21 @@ def test_a_model_trained_without_its_sensitive_column_still_reports_on_it(
     assert "test_fairness_Gender_selection_rate_ratio" in version.metrics
     report = registry.run_json(version.run_id, "fairness/fairness.json")
     assert report and [a["attribute"] for a in report["attributes"]][0] == "Gender"
+
+
+def test_the_upper_bound_is_wide_on_few_rows_and_tight_on_many() -> None:
+    def report(rows: int) -> FairnessReport:
+        frame = pd.DataFrame({"Gender": ["F"] * rows + ["M"] * rows, "Age": [25] * 2 * rows})
+        labels = np.zeros(2 * rows, dtype=int)
+        predicted = np.array(
+            ([1] * 3 + [0] * 7) * (rows // 10) + ([1] * 4 + [0] * 6) * (rows // 10)
+        )
+        return fairness_report(frame, labels, predicted, SETTINGS, "x")
+
+    few, many = report(100).attributes[0], report(10000).attributes[0]
+    assert few.ratios["selection_rate"] == pytest.approx(0.75)
+    assert many.ratios["selection_rate"] == pytest.approx(0.75)
+    assert few.ratio_upper["selection_rate"] > 0.95  # 30 vs 40 of 100: could be equal
+    assert 0.75 < many.ratio_upper["selection_rate"] < 0.78  # 3,000 vs 4,000: it is not
+    metrics = report(100).metrics()
+    assert "fairness_Gender_selection_rate_ratio_upper" in metrics

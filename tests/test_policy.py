@@ -147,3 +147,23 @@ def test_a_merged_pr_naming_an_unfair_version_is_refused() -> None:
     assert decision.reasons == [
         "version 7 test fails the fairness gate: Gender selection-rate ratio 0.500 is below 0.8"
     ]
+
+
+def test_with_confidence_only_a_significant_shortfall_fails() -> None:
+    confident = replace(GATED, gate_confidence=0.95)
+    noisy = {
+        "fairness_Gender_selection_rate_ratio": 0.76,
+        "fairness_Gender_selection_rate_ratio_upper": 0.97,
+    }
+    failures, passes = fairness_gates(noisy, confident, T, "challenger")
+    assert failures == [] and "not significantly (95% upper bound 0.970)" in passes[0]
+    assert fairness_gates(noisy, GATED, T, "challenger")[0]  # the plain rule refuses it
+    clear = {
+        "fairness_Gender_selection_rate_ratio": 0.5,
+        "fairness_Gender_selection_rate_ratio_upper": 0.7,
+    }
+    failures, _ = fairness_gates(clear, confident, T, "challenger")
+    assert failures == [
+        "challenger fails the fairness gate: Gender selection-rate ratio 0.500 "
+        "(95% upper bound 0.700) is below 0.8"
+    ]
