@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, first_line
+from pipeline.report import fairness_markdown, importance_markdown, xychart
 
 if TYPE_CHECKING:
     from pipeline.config import ModelConfig
@@ -240,8 +241,6 @@ class CardFacts:
 
 def generated_sections(facts: CardFacts) -> dict[str, str]:
     """The markdown of every generated section, from the facts alone."""
-    from pipeline.report import fairness_markdown, importance_markdown
-
     gate = "\n".join(f"- {line}" for line in facts.fairness_gate)
     compared_with = (facts.importance or {}).get("champion_version")
     fairness = fairness_markdown(facts.fairness or {}, facts.version, compared_with)
@@ -295,18 +294,6 @@ def _features(facts: CardFacts) -> str:
     return "\n".join(lines)
 
 
-def _chart(title: str, axis: str, periods: list[str], series: list[list[float]], bars: bool) -> str:
-    """A mermaid xychart, which GitHub renders in place of the code block."""
-    labels = ", ".join(f'"{p}"' for p in periods)
-    top = max([1.0, *(v for values in series for v in values)])
-    lines = ["```mermaid", "xychart-beta", f'    title "{title}"', f"    x-axis [{labels}]"]
-    lines.append(f'    y-axis "{axis}" 0 --> {top:.2f}')
-    for number, values in enumerate(series):
-        kind = "bar" if bars and number == 0 else "line"
-        lines.append(f"    {kind} [{', '.join(f'{v:.3f}' for v in values)}]")
-    return "\n".join([*lines, "```"])
-
-
 def _performance(facts: CardFacts) -> str:
     metric = facts.primary_metric
     scored = [p for p in facts.periods if p.metric is not None]
@@ -325,9 +312,12 @@ def _performance(facts: CardFacts) -> str:
             f"| {p.period} | v{p.model_version} | {p.metric:.3f} | {reference} "
             f"| {p.labelled_rows or '-'} |"
         )
-    series = [[p.metric or 0.0 for p in scored], [p.reference_metric or 0.0 for p in scored]]
-    chart = _chart(
-        f"{metric} per period (line 2: test split)", metric, _names(scored), series, False
+    series = [
+        ("line", [p.metric or 0.0 for p in scored]),
+        ("line", [p.reference_metric or 0.0 for p in scored]),
+    ]
+    chart = xychart(
+        f"{metric} per period (line 2: test split)", metric, _names(scored), series, _top(series)
     )
     return "\n".join(lines) + "\n\n" + chart
 
@@ -346,15 +336,22 @@ def _drift_history(facts: CardFacts) -> str:
             f"| {p.period} | {version} | {p.verdict} | {share} | {p.drifted_features or 0} |"
         )
     threshold = facts.drift_share_threshold
-    series = [[p.drift_share or 0.0 for p in facts.periods], [threshold] * len(facts.periods)]
-    chart = _chart(
+    series = [
+        ("bar", [p.drift_share or 0.0 for p in facts.periods]),
+        ("line", [threshold] * len(facts.periods)),
+    ]
+    chart = xychart(
         f"Share of drifted features (line: threshold {threshold:.0%})",
         "share",
         _names(facts.periods),
         series,
-        True,
+        _top(series),
     )
     return "\n".join(lines) + "\n\n" + chart
+
+
+def _top(series: list[tuple[str, list[float]]]) -> float:
+    return max([1.0, *(v for _, values in series for v in values)])
 
 
 def _names(periods: list[PeriodRecord]) -> list[str]:

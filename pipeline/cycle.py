@@ -22,7 +22,14 @@ from pipeline.data import read_batch, write_frame
 from pipeline.errors import DataError, GateError, RegistryError, first_line
 from pipeline.github import GitHubTarget
 from pipeline.operations import OPERATIONS_FILE, TIMINGS_FILE, operations, record_seconds
-from pipeline.registry import CHAMPION, TRAINING_DATA_TAG, AliasMove, ModelVersionInfo, Registry
+from pipeline.registry import (
+    CHAMPION,
+    TRAINING_DATA_TAG,
+    AliasMove,
+    ModelVersionInfo,
+    Registry,
+    record_tag,
+)
 from pipeline.results import (
     append_jsonl,
     read_json,
@@ -177,6 +184,7 @@ def drift_step(
             # MLflow names the artifact after the file, so log a copy under its final name.
             html = Path(folder) / HTML_FILE
             shutil.copyfile(staged_html, html)
+            record_key, record_value = record_tag(result.verdict, result.reasons, "")
             result.mlflow_run_id = registry.log_run(
                 "drift",
                 {
@@ -197,10 +205,10 @@ def drift_step(
                     "driftgate.model_version": str(result.model_version or ""),
                     "driftgate.verdict": result.verdict,
                     "driftgate.reasons": " | ".join(result.reasons)[:5000],
+                    record_key: record_value,  # the verdict, in the decision record
                 },
                 artifacts=[html],
             )
-        registry.record(result.verdict, result.reasons, run_id=result.mlflow_run_id)
         outputs.write_json(DRIFT_FILE, result)
     from pipeline.retrain import should_retrain
 
@@ -332,10 +340,11 @@ def report_step(
     target = target or GitHubTarget.from_env()
     if not dry_run:
         target.require()
-    _log_operations(Registry(settings, config), out_dir)
+    registry = Registry(settings, config)
+    _log_operations(registry, out_dir)
     publication = publish_report(settings, config, out_dir, target, dry_run)
     if publication.issue is not None:
-        _link_record(Registry(settings, config), out_dir, publication)
+        _link_record(registry, out_dir, publication)
     set_step_outputs(
         {
             "issue_number": publication.issue.number if publication.issue else "",

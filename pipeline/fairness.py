@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipeline.config import FairnessConfig, ModelConfig
+from pipeline.config import FAIRNESS_RATES, FairnessConfig, ModelConfig
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-RATES = ("selection_rate", "tpr", "fpr")
 UPPER = "_upper"  # suffix of a ratio's upper confidence bound in the metrics
 _Z_95 = 1.6449  # one-sided 95% normal quantile
 FAIRNESS_ARTIFACT = "fairness/fairness.json"  # the held-out test split, at training
@@ -151,8 +150,10 @@ def fairness_report(
             AttributeFairness(
                 attribute=attribute,
                 groups=rates,
-                ratios={rate: _ratio([getattr(g, rate) for g in counted]) for rate in RATES},
-                ratio_upper={rate: _ratio_upper(counted, rate) for rate in RATES},
+                ratios={
+                    rate: _ratio([getattr(g, rate) for g in counted]) for rate in FAIRNESS_RATES
+                },
+                ratio_upper={rate: _ratio_upper(counted, rate) for rate in FAIRNESS_RATES},
                 small_groups=[g.group for g in rates if g.rows < settings.min_group_rows],
             )
         )

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.config import FairnessConfig, Thresholds
+from pipeline.fairness import UPPER, metric_name
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ def fairness_gates(
     rate, minimum = fairness.gate_metric, thresholds.min_fairness_ratio
     shown = rate.replace("_", "-") if rate == "selection_rate" else rate.upper()
     for attribute in fairness.gate_attributes:
-        name = f"{prefix}fairness_{attribute}_{rate}_ratio"
-        value, upper = metrics.get(name), metrics.get(name + "_upper")
+        name = prefix + metric_name(attribute, rate)
+        value, upper = metrics.get(name), metrics.get(name + UPPER)
         if value is None or value != value:
             failures.append(
                 f"{subject} has no {attribute} {shown} ratio (too few rows per group) "

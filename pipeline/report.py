@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import FAIRNESS_RATES
 from pipeline.results import read_json
 
 ISSUE_MARKDOWN = "issue.md"
@@ -81,11 +82,9 @@ def verdict_line(results: RunResults) -> str:
             f"v{retrain.get('champion_version')}: review the promotion PR"
         )
     elif decision == "refuse":
-        failures = [r for r in retrain.get("reasons", []) if "fairness gate" in r]
-        why = failures[0] if failures else "it fails a gate"
         tail = (
             f"challenger v{retrain.get('challenger_version')} beats champion "
-            f"v{retrain.get('champion_version')} but is refused: {why}; champion "
+            f"v{retrain.get('champion_version')} but is refused: {_refusal(retrain)}; champion "
             f"v{retrain.get('champion_version')} keeps serving"
         )
     elif decision == "keep":
@@ -97,6 +96,12 @@ def verdict_line(results: RunResults) -> str:
         version = retrain.get("champion_version") or drift.get("model_version")
         tail = f"no retraining; champion v{version} keeps serving" if version else "no retraining"
     return f"{head}. {tail[0].upper()}{tail[1:]}."
+
+
+def _refusal(retrain: dict[str, Any]) -> str:
+    """Why a better challenger was refused: the failed gate, which the decision names first."""
+    reasons = retrain.get("reasons") or []
+    return str(reasons[0]) if reasons else "it fails a gate"
 
 
 def render_issue(results: RunResults) -> IssueDraft:
@@ -259,9 +264,6 @@ def _operations_section(operations: dict[str, Any] | None) -> str:
     ]
     reasons = operations.get("rejection_reasons") or {}
     lines += [f"  - {reason}: {count}" for reason, count in list(reasons.items())[:8]]
-    missing = operations.get("missing_rates") or {}
-    worst = sorted(missing.items(), key=lambda kv: -kv[1])[:8]
-    lines.append("- Missing values: " + (", ".join(f"{k} {v:.1%}" for k, v in worst) or "none"))
     if operations.get("mlflow_run_id"):
         lines.append(f"- MLflow run: `{operations['mlflow_run_id']}` (step `operations`)")
     return "\n".join(lines)
@@ -300,22 +302,44 @@ def _links_section(
 def _history_section(history: list[dict[str, Any]]) -> str:
     if not history:
         return ""
-    periods = ", ".join(f'"{h["period"]}"' for h in history)
-    shares = ", ".join(f"{100 * h['drift_share']:.0f}" for h in history)
+    shares = [100 * h["drift_share"] for h in history]
     table = ["| period | drifted features | share | verdict |", "| --- | ---: | ---: | --- |"]
     for h in reversed(history):
         verdict = "drift" if h["drift_detected"] else "no drift"
         table.append(
             f"| {h['period']} | {h['n_drifted_features']} | {h['drift_share']:.0%} | {verdict} |"
         )
-    chart = (
-        "```mermaid\nxychart-beta\n"
-        '    title "Share of drifted features per period (%)"\n'
-        f"    x-axis [{periods}]\n"
-        '    y-axis "drifted %" 0 --> 100\n'
-        f"    bar [{shares}]\n```"
+    chart = xychart(
+        "Share of drifted features per period (%)",
+        "drifted %",
+        [h["period"] for h in history],
+        [("bar", shares)],
+        top=100,
+        digits=0,
     )
     return "## Drift history\n\n" + chart + "\n\n" + "\n".join(table)
+
+
+def xychart(
+    title: str,
+    axis: str,
+    labels: list[str],
+    series: list[tuple[str, list[float]]],
+    top: float,
+    digits: int = 3,
+) -> str:
+    """A mermaid xychart (``bar`` or ``line`` series), which GitHub renders in place."""
+    quoted = ", ".join(f'"{label}"' for label in labels)
+    lines = [
+        "```mermaid",
+        "xychart-beta",
+        f'    title "{title}"',
+        f"    x-axis [{quoted}]",
+        f'    y-axis "{axis}" 0 --> {top:g}',
+    ]
+    for kind, values in series:
+        lines.append(f"    {kind} [{', '.join(f'{v:.{digits}f}' for v in values)}]")
+    return "\n".join([*lines, "```"])
 
 
 def pull_marker(model: str, version: int) -> str:
@@ -342,10 +366,9 @@ def render_pull(results: RunResults, issue_number: int | None) -> IssueDraft:
     source = f"drift report #{issue_number}" if issue_number else "the drift report"
     blocked = retrain.get("decision") == "refuse"
     if blocked:
-        failures = [r for r in retrain.get("reasons", []) if "gate" in r]
         opening = (
             f"**Blocked: `{results.model}` v{version} is better than champion v{champion} but "
-            f"{failures[0] if failures else 'fails a gate'}.** Merging this PR does not promote "
+            f"{_refusal(retrain)}.** Merging this PR does not promote "
             f"it: `promote` re-checks the gate and refuses. Proposed by {source} for "
             f"{results.period} so the trade-off is on record."
         )
@@ -456,16 +479,13 @@ def fairness_markdown(
         cells = [f"**{name}**", "ratio (min/max, ≤ 95% bound)", ""]
         if paired:
             o, o_upper = old_ratios.get(name, {}), old_uppers.get(name, {})
-            for rate in ("selection_rate", "tpr", "fpr"):
+            for rate in FAIRNESS_RATES:
                 cells += [
                     _ratio(ratios.get(rate), uppers.get(rate)),
                     _ratio(o.get(rate), o_upper.get(rate)),
                 ]
         else:
-            cells += [
-                _ratio(ratios.get(rate), uppers.get(rate))
-                for rate in ("selection_rate", "tpr", "fpr")
-            ]
+            cells += [_ratio(ratios.get(rate), uppers.get(rate)) for rate in FAIRNESS_RATES]
         lines.append("| " + " | ".join(cells) + " |")
     small = [
         f"{a['attribute']} {g}" for a in challenger["attributes"] for g in a.get("small_groups", [])
