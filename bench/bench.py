@@ -54,9 +54,9 @@ def _fixture(work: Path, rows: int, model_name: str) -> tuple[Any, Any, Path, Pa
     import pickle
 
     from pipeline.config import load_settings
-    from pipeline.schema import validate_batch
-    from pipeline.synthetic import generate
-    from pipeline.train import train
+    from pipeline.model.schema import validate_batch
+    from pipeline.model.synthetic import generate
+    from pipeline.model.train import train
 
     config = load_settings(ROOT / "pyproject.toml").model(model_name)
     reference = generate(config, 5000, seed=1)
@@ -88,7 +88,7 @@ def bench_predict(
 ) -> dict[str, float]:
     import pandas as pd
 
-    from pipeline.predict import predict_file
+    from pipeline.model.predict import predict_file
 
     frame = pd.read_parquet(current)
     features = frame[config.features]
@@ -114,8 +114,8 @@ def bench_drift(model: Any, config: Any, reference: Path, current: Path) -> dict
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    from pipeline.drift import detect_drift
-    from pipeline.schema import validate_batch
+    from pipeline.model.schema import validate_batch
+    from pipeline.monitoring.drift import detect_drift
 
     ref_frame = pd.read_parquet(reference)
     cur_frame = pd.read_parquet(current)
@@ -149,7 +149,7 @@ def _memory_child(work: Path, rows: int, chunk: int, model_name: str) -> None:
     import pickle
 
     from pipeline.config import load_settings
-    from pipeline.predict import predict_file
+    from pipeline.model.predict import predict_file
 
     config = load_settings(ROOT / "pyproject.toml").model(model_name)
     source = work / f"memory_{rows}.parquet"

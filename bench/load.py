@@ -95,7 +95,7 @@ def main() -> int:
         )
         _wait_healthy(url, server)
         outcome = _load(port, records, args.requests, args.clients, args.records, env)
-        from pipeline.predlog import PredictionLog
+        from pipeline.edges.predlog import PredictionLog
 
         logged = PredictionLog(env["DATABASE_URL"]).count("attrition")
     finally:

@@ -53,7 +53,7 @@ def _out_dir(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def cmd_data_generate(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import generate_batch
+    from pipeline.steps.train import generate_batch
 
     config = settings.model(args.model)
     rows = args.rows or config.batch_rows
@@ -77,14 +77,14 @@ def cmd_data_generate(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import train_step
+    from pipeline.steps.train import train_step
 
     data = Path(args.data) if args.data else None
     return train_step(settings, settings.model(args.model), data, seed=args.seed)
 
 
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import predict_step
+    from pipeline.steps.predict import predict_step
 
     return predict_step(
         settings, settings.model(args.model), Path(args.input), _out_dir(args, settings)
@@ -94,12 +94,12 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> Any:
 def cmd_drift(args: argparse.Namespace, settings: Settings) -> Any:
     from datetime import datetime, timezone
 
-    from pipeline.cycle import drift_step
+    from pipeline.steps.drift import drift_step
 
     config = settings.model(args.model)
     reference = Path(args.reference) if args.reference else None
     if args.from_log:
-        from pipeline.predlog import write_window
+        from pipeline.edges.predlog import write_window
 
         days = 30.0 if args.days is None else args.days
         if days <= 0:
@@ -118,9 +118,9 @@ def cmd_drift(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cards import read_card
-    from pipeline.history import build_history, render_history
-    from pipeline.registry import Registry
+    from pipeline.edges.registry import Registry
+    from pipeline.reporting.cards import read_card
+    from pipeline.reporting.history import build_history, render_history
 
     config = settings.model(args.model)
     card = read_card(settings.path(settings.model_cards_dir), config.name)
@@ -130,20 +130,20 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_card(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import card_step
+    from pipeline.steps.card import card_step
 
     return card_step(settings, settings.model(args.model), args.model_version)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.serve import serve
+    from pipeline.serving.api import serve
 
     serve(settings, settings.model(args.model), args.host, args.port)
     return {"model": settings.model(args.model).name, "stopped": True}
 
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import retrain_step
+    from pipeline.steps.retrain import retrain_step
 
     return retrain_step(
         settings,
@@ -155,7 +155,8 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import current_period, report_failure_step, report_step
+    from pipeline.cycle import current_period
+    from pipeline.steps.report import report_failure_step, report_step
 
     config = settings.model(args.model)
     if args.failed_step:
@@ -165,8 +166,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_promote(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import event_model, promote_from_event, promote_step
     from pipeline.results import set_step_outputs
+    from pipeline.steps.promote import event_model, promote_from_event, promote_step
 
     if args.event:
         # The promotion branch (promote/<model>-v<N>) names the model when --model does not.
@@ -184,20 +185,20 @@ def cmd_promote(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import sync_step
+    from pipeline.steps.promote import sync_step
 
     names = [args.model] if args.model else sorted(settings.models)
     return sync_step(settings, [settings.model(name) for name in names])
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import rollback_step
+    from pipeline.steps.promote import rollback_step
 
     return rollback_step(settings, settings.model(args.model), args.reason)
 
 
 def cmd_dispatch(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import dispatch_step
+    from pipeline.steps.dispatch import dispatch_step
 
     return dispatch_step(settings, args.workflow, args.ref, dry_run=args.dry_run)
 

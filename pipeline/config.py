@@ -378,3 +378,92 @@ def _coerce(text: str, default: Any) -> Any:
     if isinstance(default, float):
         return float(text)
     return text
+
+
+@dataclass(frozen=True)
+class GitHubTarget:
+    """Where and how to reach GitHub, from the environment a workflow provides.
+
+    Read here, with the rest of the configuration: the layers below take it as an argument.
+    """
+
+    repository: str | None
+    token: str | None = None
+    api_url: str = "https://api.github.com"
+    server_url: str = "https://github.com"
+    run_id: str | None = None
+    retries: int = 5
+    backoff: float = 1.0
+    max_wait: float = 120.0
+    write_interval: float = 1.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> GitHubTarget:
+        env = os.environ if environ is None else environ
+
+        def number(key: str, default: float) -> float:
+            raw = env.get(key)
+            if not raw:
+                return default
+            try:
+                return float(raw)
+            except ValueError:
+                raise ConfigError(f"{key}={raw!r} is not a number") from None
+
+        return cls(
+            repository=env.get("GITHUB_REPOSITORY") or None,
+            token=env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or None,
+            api_url=(env.get("GITHUB_API_URL") or cls.api_url).rstrip("/"),
+            server_url=(env.get("GITHUB_SERVER_URL") or cls.server_url).rstrip("/"),
+            run_id=env.get("GITHUB_RUN_ID") or None,
+            retries=int(number("PIPELINE_GITHUB_RETRIES", cls.retries)),
+            backoff=number("PIPELINE_GITHUB_BACKOFF", cls.backoff),
+            max_wait=number("PIPELINE_GITHUB_MAX_WAIT", cls.max_wait),
+            write_interval=number("PIPELINE_GITHUB_WRITE_INTERVAL", cls.write_interval),
+        )
+
+    @property
+    def run_url(self) -> str | None:
+        if self.repository and self.run_id:
+            return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+        return None
+
+    def require(self) -> None:
+        """Fail before any work when publishing is impossible (the check runs first)."""
+        if not self.token:
+            raise ConfigError(
+                "GITHUB_TOKEN is not set: export a token with issues and pull-requests write "
+                "access, or pass --dry-run"
+            )
+        if not self.repository or "/" not in self.repository:
+            raise ConfigError(
+                f"GITHUB_REPOSITORY must be owner/name (got {self.repository!r}), or pass --dry-run"
+            )
+
+
+def alert_webhook_url(environ: Mapping[str, str] | None = None) -> str:
+    """The chat webhook (``ALERT_WEBHOOK_URL``, a secret), or "" when alerts are off."""
+    env = os.environ if environ is None else environ
+    return env.get("ALERT_WEBHOOK_URL", "").strip()
+
+
+def step_outputs_file(environ: Mapping[str, str] | None = None) -> str | None:
+    """The file GitHub Actions reads step outputs from (``GITHUB_OUTPUT``); None outside one."""
+    env = os.environ if environ is None else environ
+    return env.get("GITHUB_OUTPUT") or None
+
+
+# MLflow reads its client settings from the environment only; these are Driftgate's defaults.
+MLFLOW_CLIENT_DEFAULTS = {
+    # MLflow's own HTTP retries take minutes to give up on a server that is down.
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+    "GIT_PYTHON_REFRESH": "quiet",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+def apply_mlflow_client_defaults() -> None:
+    """Set MLflow's client settings that the user has not set (before the client is created)."""
+    for key, value in MLFLOW_CLIENT_DEFAULTS.items():
+        os.environ.setdefault(key, value)

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import step_outputs_file
 from pipeline.errors import DataError
 
 
@@ -115,7 +116,7 @@ def append_jsonl(path: Path, record: Any) -> None:
 
 def set_step_outputs(values: dict[str, Any]) -> None:
     """Expose verdicts as GitHub Actions step outputs when running in a workflow."""
-    target = os.environ.get("GITHUB_OUTPUT")
+    target = step_outputs_file()
     if not target:
         return
     with open(target, "a", encoding="utf-8") as handle:

@@ -20,7 +20,7 @@ from fake_github import TOKEN, FakeGitHub
 
 from pipeline.cli import main
 from pipeline.config import ModelConfig, Settings, load_settings
-from pipeline.registry import Registry
+from pipeline.edges.registry import Registry
 
 REPO = Path(__file__).resolve().parents[1]
 IBM = REPO.parent / "shared" / "data" / "ibm_hr_attrition.csv"

@@ -9,7 +9,7 @@ import pytest
 from conftest import files_in, run_cli
 
 from pipeline.config import ModelConfig
-from pipeline.synthetic import generate
+from pipeline.model.synthetic import generate
 
 
 @pytest.fixture

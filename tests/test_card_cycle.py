@@ -13,9 +13,9 @@ from conftest import CARD, REPO, alias, checkout_card, merged_event, run_cli
 from fake_github import FakeGitHub
 from test_cards import hand_written
 
-from pipeline.cards import parse_card, section
+from pipeline.edges.registry import CHAMPION
 from pipeline.errors import GateError
-from pipeline.registry import CHAMPION
+from pipeline.reporting.cards import parse_card, section
 
 
 @pytest.fixture

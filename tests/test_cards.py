@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.cards import (
+from pipeline.reporting.cards import (
     GENERATED,
     CardFacts,
     PeriodRecord,

@@ -10,7 +10,7 @@ import pytest
 from conftest import files_in, run_cli
 
 from pipeline.config import load_settings
-from pipeline.registry import Registry
+from pipeline.edges.registry import Registry
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_promote_unknown_version_or_run(fresh_registry: Path) -> None:
 def test_predict_rejects_rows_and_refuses_bad_batches(fresh_registry: Path) -> None:
     import pandas as pd
 
-    from pipeline.synthetic import generate
+    from pipeline.model.synthetic import generate
 
     project = fresh_registry
     assert run_cli("train").code == 0

@@ -10,9 +10,9 @@ import pytest
 from conftest import IBM, run_cli
 
 from pipeline.config import ModelConfig
-from pipeline.drift import detect_drift
-from pipeline.schema import validate_batch
-from pipeline.synthetic import generate
+from pipeline.model.schema import validate_batch
+from pipeline.model.synthetic import generate
+from pipeline.monitoring.drift import detect_drift
 
 needs_ibm = pytest.mark.skipif(not IBM.exists(), reason="../shared/data is not beside the repo")
 

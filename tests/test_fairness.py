@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.config import FairnessConfig, load_settings
 from pipeline.errors import ConfigError
-from pipeline.fairness import FairnessReport, band_names, fairness_report, group_labels
+from pipeline.monitoring.fairness import FairnessReport, band_names, fairness_report, group_labels
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = FairnessConfig(
@@ -98,7 +98,7 @@ def test_a_model_trained_without_its_sensitive_column_still_reports_on_it(
 ) -> None:
     from conftest import run_cli
 
-    from pipeline.registry import Registry
+    from pipeline.edges.registry import Registry
 
     gender = 'Gender = { kind = "categorical", '
     path = _settings_with(project, gender, gender + 'role = "sensitive", ')

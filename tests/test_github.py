@@ -14,9 +14,10 @@ import pytest
 from conftest import files_in, point_at_fake_github, run_cli
 from fake_github import FULL_NAME, TOKEN, FakeGitHub
 
-from pipeline.alerts import send_alert
+from pipeline.config import GitHubTarget
+from pipeline.edges.alerts import send_alert
+from pipeline.edges.github import DRIFT_LABEL, GitHub, GitHubError
 from pipeline.errors import ConfigError
-from pipeline.github import DRIFT_LABEL, GitHub, GitHubError, GitHubTarget
 
 MARKER = "<!-- driftgate:drift-report model=attrition period=2026-03 -->"
 
@@ -181,20 +182,20 @@ class _Webhook:
 
 def test_alerts_reach_slack_and_discord_shaped_webhooks() -> None:
     hook = _Webhook(204)
-    assert send_alert("Driftgate attrition 2026-03: drift", {"ALERT_WEBHOOK_URL": hook.url})
+    assert send_alert("Driftgate attrition 2026-03: drift", hook.url)
     assert hook.bodies == [
         {
             "text": "Driftgate attrition 2026-03: drift",
             "content": "Driftgate attrition 2026-03: drift",
         }
     ]
-    assert not send_alert("ignored", {})
+    assert not send_alert("ignored", "")
     hook.server.shutdown()
 
 
 def test_an_alert_that_fails_is_logged_without_the_url(caplog: pytest.LogCaptureFixture) -> None:
     hook = _Webhook(500)
-    assert not send_alert("x", {"ALERT_WEBHOOK_URL": hook.url})
+    assert not send_alert("x", hook.url)
     assert "HTTP 500" in caplog.text and "secret-part" not in caplog.text
     hook.server.shutdown()
 

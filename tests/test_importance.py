@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from pipeline.importance import FeatureImportance, compare_importance, stability
+from pipeline.monitoring.importance import FeatureImportance, compare_importance, stability
 
 
 def _ranking(*features: str) -> list[FeatureImportance]:

@@ -1,7 +1,7 @@
 import time
 from pathlib import Path
 
-from pipeline.operations import TIMINGS_FILE, operations, record_seconds
+from pipeline.reporting.operations import TIMINGS_FILE, operations, record_seconds
 from pipeline.results import read_json
 
 

@@ -1,7 +1,7 @@
 from dataclasses import replace
 
 from pipeline.config import FairnessConfig, Thresholds
-from pipeline.policy import (
+from pipeline.monitoring.policy import (
     MergedPullFacts,
     drift_verdict,
     fairness_gates,

@@ -12,11 +12,12 @@ from conftest import files_in
 
 from pipeline.config import ModelConfig
 from pipeline.errors import DataError
-from pipeline.predict import predict_file
+from pipeline.model.predict import predict_file
+from pipeline.model.schema import validate_batch
+from pipeline.model.synthetic import generate
+from pipeline.model.train import build_model
+from pipeline.monitoring.performance import labelled_rows
 from pipeline.results import read_json
-from pipeline.schema import validate_batch
-from pipeline.synthetic import generate
-from pipeline.train import build_model, labelled_rows
 
 
 @pytest.fixture

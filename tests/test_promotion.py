@@ -14,10 +14,11 @@ import pytest
 from conftest import CARD, REPO, alias, checkout_card, merged_event, run_cli
 from fake_github import FULL_NAME, FakeGitHub
 
-from pipeline.cards import parse_card
+from pipeline.config import GitHubTarget
+from pipeline.edges.github import GitHub
+from pipeline.edges.registry import CHAMPION, PREVIOUS
 from pipeline.errors import GateError
-from pipeline.github import GitHub, GitHubTarget
-from pipeline.registry import CHAMPION, PREVIOUS
+from pipeline.reporting.cards import parse_card
 
 
 def test_two_runs_of_a_period_then_merge_promotes_and_sync_rolls_back(

@@ -6,7 +6,7 @@ import pytest
 from conftest import run_cli
 
 from pipeline.config import load_settings
-from pipeline.registry import Registry
+from pipeline.edges.registry import Registry
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pipeline.report import RunResults, load_results, render_issue
+from pipeline.reporting.report import RunResults, load_results, render_issue
 from pipeline.results import write_json_atomic
 
 DRIFT = {

@@ -14,10 +14,11 @@ from conftest import files_in, run_cli
 from fastapi.testclient import TestClient
 
 from pipeline.config import ModelConfig, Settings, load_settings
-from pipeline.cycle import generate_batch, promote_step, train_step
-from pipeline.predlog import PredictionLog
-from pipeline.registry import Registry
-from pipeline.serve import ChampionWatcher, create_app
+from pipeline.edges.predlog import PredictionLog
+from pipeline.edges.registry import Registry
+from pipeline.serving.api import ChampionWatcher, create_app
+from pipeline.steps.promote import promote_step
+from pipeline.steps.train import generate_batch, train_step
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from conftest import IBM
 from sklearn.metrics import roc_auc_score
 
 from pipeline.config import ModelConfig
-from pipeline.synthetic import generate
-from pipeline.train import build_model
+from pipeline.model.synthetic import generate
+from pipeline.model.train import build_model
 
 
 def _fit(config: ModelConfig, frame: pd.DataFrame):  # type: ignore[no-untyped-def]

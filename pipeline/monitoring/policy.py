@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.config import FairnessConfig, Thresholds
-from pipeline.fairness import UPPER, metric_name
+from pipeline.monitoring.fairness import UPPER, metric_name
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,7 @@ def _redacted(url: str) -> str:
 
 def write_window(settings: Settings, config: ModelConfig, days: float, out: Path) -> Path:
     """Write the last ``days`` days of the log as a batch file, for ``pipeline drift``."""
-    from pipeline.data import write_frame
+    from pipeline.model.data import write_frame
     from pipeline.results import staged_outputs
 
     prediction_log = PredictionLog(settings.prediction_log)

@@ -1,8 +1,8 @@
 """What a run sends to GitHub and in which order: the drift issue, the promotion PR, failures.
 
 Only the JSON results of the run are read (through ``report``); GitHub calls go through
-``pipeline.github`` and every one of them is idempotent, so re-running a period updates the same
-issue and PR. ``--dry-run`` prints the title, labels and body and calls nothing.
+``pipeline.edges.github`` and every one of them is idempotent, so re-running a period updates
+the same issue and PR. ``--dry-run`` prints the title, labels and body and calls nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.cards import (
+from pipeline.config import GitHubTarget, ModelConfig, Settings
+from pipeline.edges.github import DRIFT_LABEL, FAILURE_LABEL, GitHub, PublishedItem
+from pipeline.reporting.cards import (
     CardFacts,
     new_card,
     parse_card,
@@ -22,9 +24,7 @@ from pipeline.cards import (
     render_card,
     with_champion,
 )
-from pipeline.config import ModelConfig, Settings
-from pipeline.github import DRIFT_LABEL, FAILURE_LABEL, GitHub, GitHubTarget, PublishedItem
-from pipeline.report import (
+from pipeline.reporting.report import (
     GITHUB_FILE,
     ISSUE_JSON,
     ISSUE_MARKDOWN,
@@ -71,7 +71,9 @@ def publish_report(
     dry_run: bool,
 ) -> Publication:
     """Render the issue (and PR) from ``out_dir``'s results; publish unless ``dry_run``."""
-    results = load_results(out_dir, config.name, out_dir.name)
+    results = load_results(
+        out_dir, config.name, out_dir.name, target.run_url, settings.mlflow_tracking_uri
+    )
     results.github = {}  # links are added below from what this run publishes
     draft = render_issue(results)
     # A refused challenger (better, but failing the fairness gate) gets a draft PR that says why.

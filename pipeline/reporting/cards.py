@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, first_line
-from pipeline.report import fairness_markdown, importance_markdown, xychart
+from pipeline.reporting.report import fairness_markdown, importance_markdown, xychart
 
 if TYPE_CHECKING:
     from pipeline.config import ModelConfig
-    from pipeline.registry import Registry
+    from pipeline.edges.registry import Registry
 
 _FRONT = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 PROMOTION_HISTORY = "promotion-history"
@@ -406,9 +406,9 @@ def feature_rows(config: ModelConfig) -> list[dict[str, str]]:
 
 def gather_card_facts(registry: Registry, config: ModelConfig, version: int) -> CardFacts:
     """The facts of ``version``'s card, read from MLflow (the version, its run, the drift runs)."""
-    from pipeline.fairness import FAIRNESS_ARTIFACT, RECENT_FAIRNESS_ARTIFACT
-    from pipeline.importance import IMPORTANCE_ARTIFACT, STABILITY_ARTIFACT
-    from pipeline.policy import version_fairness_gates
+    from pipeline.monitoring.fairness import FAIRNESS_ARTIFACT, RECENT_FAIRNESS_ARTIFACT
+    from pipeline.monitoring.importance import IMPORTANCE_ARTIFACT, STABILITY_ARTIFACT
+    from pipeline.monitoring.policy import version_fairness_gates
 
     info = registry.version(version)
     # The fairness the gate reads: on the rows the version was compared with the champion

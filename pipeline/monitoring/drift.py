@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.config import ModelConfig
-from pipeline.policy import Decision, drift_verdict, per_column_threshold
+from pipeline.monitoring.performance import evaluate, labelled_rows
+from pipeline.monitoring.policy import Decision, drift_verdict, per_column_threshold
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from pipeline.schema import ValidatedBatch
 
 DRIFT_FILE = "drift.json"
 HTML_FILE = "drift_report.html"
@@ -30,6 +29,18 @@ NUMERIC_TEST = "ks"
 # same-distribution months here. A two-sample test of homogeneity counts both samples' noise.
 CATEGORICAL_TEST = "chi2_homogeneity"
 _MIN_LABELLED_FOR_CONCEPT = 50
+
+
+class Batch(Protocol):
+    """What drift reads of a batch: the model layer's ``ValidatedBatch`` is one.
+
+    A protocol, not an import, so that the statistics never depend on the layer above them.
+    """
+
+    frame: pd.DataFrame
+    has_labels: bool
+    extra_columns: list[str]
+    rejected_rows: int
 
 
 @dataclass
@@ -102,8 +113,8 @@ class DriftResult:
 
 def detect_drift(
     config: ModelConfig,
-    reference: ValidatedBatch,
-    current: ValidatedBatch,
+    reference: Batch,
+    current: Batch,
     reference_name: str,
     current_name: str,
     model: Any = None,
@@ -273,11 +284,9 @@ def _column_results(snapshot: dict[str, Any]) -> tuple[dict[str, float], dict[st
 def _concept_drift(
     config: ModelConfig,
     model: Any,
-    current: ValidatedBatch,
+    current: Batch,
     reference_metrics: dict[str, float] | None,
 ) -> ConceptDrift | None:
-    from pipeline.train import evaluate, labelled_rows
-
     if model is None or not current.has_labels or not reference_metrics:
         return None
     reference_value = reference_metrics.get(f"test_{config.primary_metric}")
@@ -299,9 +308,7 @@ def _concept_drift(
     )
 
 
-def _quality(
-    config: ModelConfig, reference: ValidatedBatch, current: ValidatedBatch, sampled: int
-) -> DataQuality:
+def _quality(config: ModelConfig, reference: Batch, current: Batch, sampled: int) -> DataQuality:
     features = config.features
     now = current.frame[features].isna().mean()
     before = reference.frame[features].isna().mean()

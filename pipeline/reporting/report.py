@@ -6,7 +6,6 @@ model and period so a re-run finds and updates the same issue instead of opening
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,15 +38,20 @@ class RunResults:
     operations: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     github: dict[str, Any] = field(default_factory=dict)
+    # Where the run happened, for the links: the workflow run, and an MLflow server's URL.
+    run_url: str | None = None
+    tracking_uri: str = ""
 
 
 def issue_marker(model: str, period: str) -> str:
     return f"<!-- driftgate:drift-report model={model} period={period} -->"
 
 
-def load_results(out_dir: Path, model: str, period: str) -> RunResults:
+def load_results(
+    out_dir: Path, model: str, period: str, run_url: str | None = None, tracking_uri: str = ""
+) -> RunResults:
     """The JSON results of one run, plus the drift results of every period beside it."""
-    results = RunResults(model=model, period=period)
+    results = RunResults(model=model, period=period, run_url=run_url, tracking_uri=tracking_uri)
     for name in ("predict", "drift", "retrain", "card", "operations", "github"):
         path = out_dir / f"{name}.json"
         if path.exists():
@@ -116,7 +120,7 @@ def render_issue(results: RunResults) -> IssueDraft:
         _retrain_section(results.retrain),
         _predict_section(results.predict),
         _operations_section(results.operations),
-        _links_section(drift, results.retrain, results.github),
+        _links_section(results),
         _history_section(results.history),
         marker,
     ]
@@ -269,12 +273,9 @@ def _operations_section(operations: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
-def _links_section(
-    drift: dict[str, Any], retrain: dict[str, Any] | None, github: dict[str, Any]
-) -> str:
-    from pipeline.github import GitHubTarget
-
-    run_url = GitHubTarget.from_env().run_url
+def _links_section(results: RunResults) -> str:
+    drift, retrain, github = results.drift or {}, results.retrain, results.github
+    run_url = results.run_url
     lines = ["## Links", ""]
     pull = github.get("pull")
     if pull:
@@ -285,7 +286,7 @@ def _links_section(
     else:
         lines.append("- Workflow run: local run (no GitHub Actions context)")
         lines.append("- HTML drift report: `drift_report.html` beside this report")
-    tracking = os.environ.get("MLFLOW_TRACKING_URI", "")
+    tracking = results.tracking_uri
     for label, run in (
         ("MLflow drift run", drift.get("mlflow_run_id")),
         ("MLflow challenger run", (retrain or {}).get("challenger_run_id")),

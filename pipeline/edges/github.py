@@ -8,12 +8,12 @@ bounded time; what finally fails becomes one ``GitHubError`` line. The token is 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pipeline.errors import ConfigError, PipelineError, first_line
+from pipeline.config import GitHubTarget
+from pipeline.errors import PipelineError, first_line
 
 T = TypeVar("T")
 
@@ -34,64 +34,6 @@ class GitHubError(PipelineError):
     """GitHub refused or kept failing; the message names the call and the last answer."""
 
     exit_code = 6
-
-
-@dataclass(frozen=True)
-class GitHubTarget:
-    """Where and how to reach GitHub, from the environment a workflow provides."""
-
-    repository: str | None
-    token: str | None = None
-    api_url: str = "https://api.github.com"
-    server_url: str = "https://github.com"
-    run_id: str | None = None
-    retries: int = 5
-    backoff: float = 1.0
-    max_wait: float = 120.0
-    write_interval: float = 1.0
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> GitHubTarget:
-        env = os.environ if environ is None else environ
-
-        def number(key: str, default: float) -> float:
-            raw = env.get(key)
-            if not raw:
-                return default
-            try:
-                return float(raw)
-            except ValueError:
-                raise ConfigError(f"{key}={raw!r} is not a number") from None
-
-        return cls(
-            repository=env.get("GITHUB_REPOSITORY") or None,
-            token=env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or None,
-            api_url=(env.get("GITHUB_API_URL") or cls.api_url).rstrip("/"),
-            server_url=(env.get("GITHUB_SERVER_URL") or cls.server_url).rstrip("/"),
-            run_id=env.get("GITHUB_RUN_ID") or None,
-            retries=int(number("PIPELINE_GITHUB_RETRIES", cls.retries)),
-            backoff=number("PIPELINE_GITHUB_BACKOFF", cls.backoff),
-            max_wait=number("PIPELINE_GITHUB_MAX_WAIT", cls.max_wait),
-            write_interval=number("PIPELINE_GITHUB_WRITE_INTERVAL", cls.write_interval),
-        )
-
-    @property
-    def run_url(self) -> str | None:
-        if self.repository and self.run_id:
-            return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
-        return None
-
-    def require(self) -> None:
-        """Fail before any work when publishing is impossible (the check runs first)."""
-        if not self.token:
-            raise ConfigError(
-                "GITHUB_TOKEN is not set: export a token with issues and pull-requests write "
-                "access, or pass --dry-run"
-            )
-        if not self.repository or "/" not in self.repository:
-            raise ConfigError(
-                f"GITHUB_REPOSITORY must be owner/name (got {self.repository!r}), or pass --dry-run"
-            )
 
 
 @dataclass

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import FAIRNESS_RATES, FairnessConfig, ModelConfig
+from pipeline.monitoring.performance import positive_scores
 
 if TYPE_CHECKING:
     import numpy as np
@@ -227,8 +228,6 @@ def model_fairness(
     evaluated_on: str,
 ) -> FairnessReport:
     """``model``'s fairness on labelled ``frame`` (features plus the sensitive attributes)."""
-    from pipeline.train import positive_scores
-
     predicted = (
         positive_scores(model, frame[config.features]) >= config.decision_threshold
     ).astype(int)

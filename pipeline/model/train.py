@@ -11,15 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig
 from pipeline.errors import ConfigError, DataError
+from pipeline.monitoring.fairness import FairnessReport, model_fairness
+from pipeline.monitoring.importance import FeatureImportance, permutation_importances
+from pipeline.monitoring.performance import evaluate, labelled_rows
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
-
-    from pipeline.fairness import FairnessReport
-    from pipeline.importance import FeatureImportance
-
-METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")
 
 
 @dataclass
@@ -97,18 +94,9 @@ def build_model(config: ModelConfig, estimator: Any) -> Any:
     return Pipeline([("preprocess", preprocess), ("estimator", estimator)])
 
 
-def labelled_rows(frame: pd.DataFrame, config: ModelConfig) -> tuple[pd.DataFrame, np.ndarray]:
-    """Features and 0/1 labels of the rows that have a label (the ``__label__`` column)."""
-    labelled = frame[frame["__label__"].notna()]
-    return labelled[config.features], labelled["__label__"].to_numpy(dtype=int)
-
-
 def train(config: ModelConfig, frame: pd.DataFrame, seed: int = 0) -> TrainOutcome:
     """Tune every candidate on a training split, keep the best by CV score, test it held out."""
     from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold, train_test_split
-
-    from pipeline.fairness import model_fairness
-    from pipeline.importance import permutation_importances
 
     _, labels = labelled_rows(frame, config)
     positives = int(labels.sum())
@@ -157,32 +145,3 @@ def train(config: ModelConfig, frame: pd.DataFrame, seed: int = 0) -> TrainOutco
         fairness=model_fairness(model, test_frame, y_test, config, where),
         importance=permutation_importances(model, x_test, y_test, seed),
     )
-
-
-def positive_scores(model: Any, features: pd.DataFrame) -> np.ndarray:
-    scores: np.ndarray = model.predict_proba(features)[:, 1]
-    return scores
-
-
-def evaluate(
-    model: Any, features: pd.DataFrame, labels: np.ndarray, threshold: float
-) -> dict[str, float]:
-    """ROC AUC, accuracy, precision, recall and F1 of ``model`` on labelled rows."""
-    from sklearn.metrics import (
-        accuracy_score,
-        f1_score,
-        precision_score,
-        recall_score,
-        roc_auc_score,
-    )
-
-    scores = positive_scores(model, features)
-    predicted = (scores >= threshold).astype(int)
-    single_class = len(set(labels.tolist())) < 2
-    return {
-        "roc_auc": float("nan") if single_class else float(roc_auc_score(labels, scores)),
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "precision": float(precision_score(labels, predicted, zero_division=0)),
-        "recall": float(recall_score(labels, predicted, zero_division=0)),
-        "f1": float(f1_score(labels, predicted, zero_division=0)),
-    }

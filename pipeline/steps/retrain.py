@@ -1,4 +1,4 @@
-"""Retraining: asks the policy whether to retrain, trains a challenger, compares with the champion.
+"""`pipeline retrain`: asks the policy whether to retrain, trains a challenger, compares it.
 
 The challenger learns from the champion's reference data plus half of this period's labelled
 rows; the other half (stratified, never seen by either model) is where the two are compared,
@@ -7,22 +7,38 @@ so "better" means better on the same recent data.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import time
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.config import ModelConfig
-from pipeline.fairness import RECENT_FAIRNESS_ARTIFACT, model_fairness
-from pipeline.importance import STABILITY_ARTIFACT, compare_importance
-from pipeline.policy import Decision, fairness_gates, promotion_decision, retrain_decision
-from pipeline.registry import CHAMPION, TRAINING_DATA_TAG, ModelVersionInfo, Registry
-from pipeline.results import to_jsonable, write_json_atomic
+from pipeline.config import ModelConfig, Settings
+from pipeline.edges.registry import CHAMPION, TRAINING_DATA_TAG, ModelVersionInfo, Registry
+from pipeline.errors import DataError, RegistryError
+from pipeline.model.data import read_batch
+from pipeline.model.schema import ValidatedBatch, validate_batch
+from pipeline.model.train import train
+from pipeline.monitoring.drift import DRIFT_FILE
+from pipeline.monitoring.fairness import RECENT_FAIRNESS_ARTIFACT, model_fairness
+from pipeline.monitoring.importance import STABILITY_ARTIFACT, compare_importance
+from pipeline.monitoring.performance import evaluate, labelled_rows
+from pipeline.monitoring.policy import (
+    Decision,
+    fairness_gates,
+    promotion_decision,
+    retrain_decision,
+)
+from pipeline.reporting.cards import CARD_FILE, gather_card_facts
+from pipeline.reporting.operations import record_seconds
+from pipeline.results import read_json, set_step_outputs, to_jsonable, write_json_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pipeline.schema import ValidatedBatch
+log = logging.getLogger("pipeline")
 
 RETRAIN_FILE = "retrain.json"
 _MIN_HOLDOUT_LABELS = 40
@@ -104,9 +120,6 @@ def run_retrain(
     batch_digest: str = "",
 ) -> RetrainResult:
     """Decide, maybe train, compare; write ``retrain.json`` and tag the challenger in MLflow."""
-    from pipeline.schema import validate_batch
-    from pipeline.train import evaluate, labelled_rows, train
-
     now = datetime.now(timezone.utc)
     champion = registry.by_alias(CHAMPION)
     decision = should_retrain(champion, config, drift, current.labelled_rows, force, now)
@@ -212,8 +225,6 @@ def _split_recent(
         training = pd.concat([f for f in (reference, learn) if f is not None], ignore_index=True)
         return training, holdout, f"held-out half of this period's labelled rows ({len(holdout)})"
     if reference is None:
-        from pipeline.errors import DataError
-
         raise DataError("no champion and too few labelled rows to train and compare a model")
     # Forced retraining without fresh labels: compare on a held-out slice of the reference.
     learn, holdout = train_test_split(
@@ -224,3 +235,78 @@ def _split_recent(
 
 def _rounded(metrics: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 4) for k, v in metrics.items()}
+
+
+def retrain_step(
+    settings: Settings,
+    config: ModelConfig,
+    current: Path,
+    out_dir: Path,
+    force: bool = False,
+) -> RetrainResult:
+    started = time.perf_counter()
+
+    drift = read_json(out_dir / DRIFT_FILE) if (out_dir / DRIFT_FILE).exists() else {}
+    if not drift and not force:
+        raise RegistryError(f"{out_dir / DRIFT_FILE} does not exist: run `pipeline drift` first")
+    registry = Registry(settings, config)
+    digest = file_digest(current)
+    result = None if force else _earlier_challenger(registry, out_dir / RETRAIN_FILE, digest)
+    if result is None:
+        batch = validate_batch(read_batch(current), config, str(current))
+        result = run_retrain(
+            registry,
+            config,
+            batch,
+            drift,
+            out_dir / RETRAIN_FILE,
+            force=force,
+            period=out_dir.name,
+            batch_digest=digest,
+        )
+        if drift.get("mlflow_run_id"):  # the retrain verdict joins the period's drift verdict
+            verdict = "retrain" if result.retrained else "skip"
+            registry.record(verdict, result.trigger, run_id=str(drift["mlflow_run_id"]))
+    if result.decision in ("promote", "refuse") and result.challenger_version:
+        # The promotion PR's card is rendered from this file, as the issue is from the others.
+        facts = gather_card_facts(registry, config, int(result.challenger_version))
+        write_json_atomic(out_dir / CARD_FILE, facts)
+    set_step_outputs(
+        {
+            "retrained": str(result.retrained).lower(),
+            "decision": result.decision,
+            "challenger_version": result.challenger_version or "",
+        }
+    )
+    record_seconds(out_dir, "retrain", started)
+    return result
+
+
+def _earlier_challenger(registry: Registry, path: Path, digest: str) -> RetrainResult | None:
+    """This period's challenger when the same batch was already retrained on (a re-run).
+
+    Re-running a period must not register another version or open another promotion PR.
+    """
+    if not path.exists():
+        return None
+    earlier = RetrainResult.from_json(read_json(path))
+    if earlier.batch_digest != digest or earlier.challenger_version is None:
+        return None
+    try:
+        registry.version(earlier.challenger_version)
+    except RegistryError:
+        return None
+    log.info(
+        "this batch was already retrained on: reusing challenger v%d (--force-retrain to train "
+        "again)",
+        earlier.challenger_version,
+    )
+    return earlier
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

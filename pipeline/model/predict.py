@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.config import ModelConfig
-from pipeline.data import count_rows, iter_batch
 from pipeline.errors import DataError
+from pipeline.model.data import count_rows, iter_batch
+from pipeline.model.schema import ValidatedBatch, validate_batch
 from pipeline.results import staged_outputs
-from pipeline.schema import ValidatedBatch, validate_batch
 
 if TYPE_CHECKING:
     import numpy as np

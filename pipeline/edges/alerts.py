@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+
+from pipeline.config import alert_webhook_url
 
 log = logging.getLogger("pipeline")
 
@@ -22,9 +22,12 @@ def alert_text(model: str, period: str, verdict: str, link: str | None) -> str:
     return f"{text} {link}" if link else text
 
 
-def send_alert(text: str, environ: Mapping[str, str] | None = None, timeout: float = 10) -> bool:
-    """Post ``text`` when a webhook is configured; True when it was delivered."""
-    url = (os.environ if environ is None else environ).get("ALERT_WEBHOOK_URL", "").strip()
+def send_alert(text: str, url: str | None = None, timeout: float = 10) -> bool:
+    """Post ``text`` when a webhook is configured (``url``, else the configured one).
+
+    True when it was delivered.
+    """
+    url = alert_webhook_url() if url is None else url.strip()
     if not url:
         return False
     payload = json.dumps({"text": text, "content": text[:2000]}).encode()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.registry import ISSUE_TAG, PULL_TAG, Registry, read_records
+from pipeline.edges.registry import ISSUE_TAG, PULL_TAG, Registry, read_records
 
 
 @dataclass

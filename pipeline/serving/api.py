@@ -20,15 +20,15 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig, Settings
+from pipeline.edges.registry import CHAMPION, ModelVersionInfo, Registry
 from pipeline.errors import DataError, PipelineError, first_line
-from pipeline.registry import CHAMPION, ModelVersionInfo, Registry
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from pipeline.predlog import PredictionLog
+    from pipeline.edges.predlog import PredictionLog
 
-log = logging.getLogger("pipeline.serve")
+log = logging.getLogger("pipeline.serving.api")
 MAX_RECORDS = 10000
 
 
@@ -100,7 +100,7 @@ class ChampionWatcher:
 
 def latest_drift(settings: Settings, model: str) -> dict[str, Any] | None:
     """The newest ``drift.json`` of ``model`` across its periods, or None before the first."""
-    from pipeline.drift import DRIFT_FILE
+    from pipeline.monitoring.drift import DRIFT_FILE
     from pipeline.results import read_json
 
     folder = settings.path(settings.output_dir) / model
@@ -131,8 +131,8 @@ def score_records(
     import numpy as np
     import pandas as pd
 
-    from pipeline.predict import score_chunk
-    from pipeline.schema import validate_batch
+    from pipeline.model.predict import score_chunk
+    from pipeline.model.schema import validate_batch
 
     batch = validate_batch(pd.DataFrame.from_records(records), config, "the request")
     if batch.rejected_rows:
@@ -173,7 +173,7 @@ def create_app(
     from fastapi import Body, FastAPI
     from fastapi.responses import JSONResponse
 
-    from pipeline.predlog import PredictionLog
+    from pipeline.edges.predlog import PredictionLog
 
     watcher = watcher or ChampionWatcher(Registry(settings, config), settings.serve_reload_seconds)
     prediction_log = prediction_log or PredictionLog(settings.prediction_log)

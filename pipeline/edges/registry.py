@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 import urllib.error
 import urllib.request
@@ -17,16 +16,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.config import ModelConfig, Settings
+from pipeline.config import ModelConfig, Settings, apply_mlflow_client_defaults
 from pipeline.errors import RegistryError, first_line
-from pipeline.fairness import FAIRNESS_ARTIFACT
-from pipeline.importance import IMPORTANCE_ARTIFACT
+from pipeline.monitoring.fairness import FAIRNESS_ARTIFACT
+from pipeline.monitoring.importance import IMPORTANCE_ARTIFACT
 from pipeline.results import to_jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pipeline.train import TrainOutcome
+    from pipeline.model.train import TrainOutcome
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -87,11 +86,7 @@ class Registry:
 
     def _connect(self) -> Any:
         uri = self.settings.tracking_uri
-        # MLflow's own HTTP retries take minutes to give up on a server that is down.
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-        os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        apply_mlflow_client_defaults()
         if uri.startswith(("http://", "https://")):
             _check_reachable(uri)
         import mlflow
@@ -126,7 +121,7 @@ class Registry:
         import mlflow
         from mlflow.models import infer_signature
 
-        from pipeline.train import positive_scores
+        from pipeline.monitoring.performance import positive_scores
 
         self.client  # connect first so the experiment exists
         features = training_frame[self.config.features]

@@ -1,0 +1,1 @@
+"""The prediction API (``pipeline serve``): the champion behind FastAPI, hot-reloaded."""
