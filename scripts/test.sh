@@ -8,4 +8,4 @@ isort --check-only --quiet pipeline tests scripts bench
 flake8 pipeline tests scripts bench
 mypy
 lint-imports --no-cache
-pytest -q -n auto "$@"
+pytest -q -n auto --maxschedchunk 2 "$@"

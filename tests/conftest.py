@@ -2,6 +2,8 @@
 
 Settings come from the repository's pyproject.toml, shrunk through the same environment
 overrides a user has (small batches, one search iteration) so the suite runs in minutes.
+Tests marked ``slow`` (end to end, or statistical over many months) are scheduled first so
+that pytest-xdist's workers finish together; ``-m "not slow"`` is the fast unit subset.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from fake_github import TOKEN, FakeGitHub
 from pipeline.cli import main
 from pipeline.config import ModelConfig, Settings, load_settings
 from pipeline.edges.registry import Registry
+from pipeline.steps.train import train_step
 
 REPO = Path(__file__).resolve().parents[1]
 IBM = REPO.parent / "shared" / "data" / "ibm_hr_attrition.csv"
@@ -44,25 +48,74 @@ class CliResult:
     stderr: str
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Each core already runs a worker: OpenMP and BLAS threads of their own (2 per process
+        # here) only oversubscribe the cores, and libgomp's spinning made tests ~1.5x slower.
+        from threadpoolctl import threadpool_limits
+
+        for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[variable] = "1"  # for the processes tests start, too
+        threadpool_limits(1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first (stable otherwise): the workers then end at about the same time."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def mlflow_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mlflow")
 
 
-@pytest.fixture
-def project(tmp_path: Path, mlflow_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working folder with the repository's settings, its own outputs and a shared registry."""
+def _project_environment(monkeypatch: pytest.MonkeyPatch, folder: Path, store: Path) -> None:
     monkeypatch.setenv("PIPELINE_CONFIG", str(REPO / "pyproject.toml"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir / 'mlruns.db'}")
-    monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(mlflow_dir / "artifacts"))
-    monkeypatch.setenv("PIPELINE_OUTPUT_DIR", str(tmp_path / "outputs"))
-    monkeypatch.setenv("PIPELINE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlruns.db'}")
+    monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(store / "artifacts"))
+    monkeypatch.setenv("PIPELINE_OUTPUT_DIR", str(folder / "outputs"))
+    monkeypatch.setenv("PIPELINE_DATA_DIR", str(folder / "data"))
     for key in ("GITHUB_OUTPUT", "GITHUB_RUN_ID", "GITHUB_REPOSITORY"):
         monkeypatch.delenv(key, raising=False)
     for key, value in SMALL.items():
         monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def project(tmp_path: Path, mlflow_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder with the repository's settings, its own outputs and a shared registry."""
+    _project_environment(monkeypatch, tmp_path, mlflow_dir)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def trained_stores(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Registries with trained attrition versions, trained once per session (per xdist worker).
+
+    ``one_version.db``: v1, the champion, as the first ``pipeline train`` leaves it;
+    ``two_versions.db``: then v2 from a second ``pipeline train``, not promoted. Tests copy a
+    database (``use_trained_store``) instead of training the same models again; the artifacts
+    stay here, shared read-only (new runs get new folders).
+    """
+    folder = tmp_path_factory.mktemp("trained")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _project_environment(monkeypatch, folder, folder)
+        settings = load_settings()
+        config = settings.model("attrition")
+        for name in ("one_version.db", "two_versions.db"):
+            train_step(settings, config, None)
+            shutil.copyfile(folder / "mlruns.db", folder / name)
+    return folder
+
+
+def use_trained_store(
+    project: Path, stores: Path, monkeypatch: pytest.MonkeyPatch, name: str, as_name: str
+) -> None:
+    """Point the project at its own copy of one of ``trained_stores``' registries."""
+    shutil.copyfile(stores / name, project / as_name)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / as_name}")
+    monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(stores / "artifacts"))
 
 
 @pytest.fixture

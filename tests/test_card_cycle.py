@@ -17,6 +17,8 @@ from pipeline.edges.registry import CHAMPION
 from pipeline.errors import GateError
 from pipeline.reporting.cards import parse_card, section
 
+pytestmark = pytest.mark.slow  # end to end: real MLflow stores and trained models
+
 
 @pytest.fixture
 def fresh(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -16,6 +16,8 @@ import pytest
 from compose import NativeService, interpolate, native_service
 from conftest import SMALL
 
+pytestmark = pytest.mark.slow  # end to end: real MLflow stores and trained models
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -12,6 +12,8 @@ from conftest import files_in, run_cli
 from pipeline.config import load_settings
 from pipeline.edges.registry import Registry
 
+pytestmark = pytest.mark.slow  # end to end: real MLflow stores and trained models
+
 
 @pytest.fixture
 def fresh_registry(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

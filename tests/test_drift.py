@@ -58,6 +58,7 @@ def test_monthly_income_times_one_and_a_half_is_caught_and_named(project: Path) 
     assert drift["mlflow_run_id"]
 
 
+@pytest.mark.slow
 def test_same_distribution_months_rarely_cry_wolf(config: ModelConfig) -> None:
     """20 same-distribution months against one reference: at most 2 false alarms (alpha 5%)."""
     reference = validate_batch(generate(config, 2000, seed=100), config, "reference")

@@ -93,6 +93,7 @@ def test_fairness_settings_errors_name_the_setting(
         load_settings(_settings_with(tmp_path, old, new), environ={})
 
 
+@pytest.mark.slow
 def test_a_model_trained_without_its_sensitive_column_still_reports_on_it(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -58,6 +58,7 @@ def test_a_rerun_updates_the_issue_and_creates_missing_labels(gh: FakeGitHub) ->
     assert len(gh.writes("POST", r"/repos/acme/driftgate/labels")) == 3
 
 
+@pytest.mark.slow
 def test_the_earlier_issue_is_found_beyond_the_first_page(gh: FakeGitHub) -> None:
     first = _publish(_client(), "first")
     gh.seed_issues(230)  # newer issues push the report to page 3 of 100

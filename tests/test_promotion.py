@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CARD, REPO, alias, checkout_card, merged_event, run_cli
+from conftest import CARD, REPO, alias, checkout_card, merged_event, run_cli, use_trained_store
 from fake_github import FULL_NAME, FakeGitHub
 
 from pipeline.config import GitHubTarget
@@ -19,6 +19,8 @@ from pipeline.edges.github import GitHub
 from pipeline.edges.registry import CHAMPION, PREVIOUS
 from pipeline.errors import GateError
 from pipeline.reporting.cards import parse_card
+
+pytestmark = pytest.mark.slow  # end to end: real MLflow stores and trained models
 
 
 def test_two_runs_of_a_period_then_merge_promotes_and_sync_rolls_back(
@@ -89,11 +91,12 @@ def test_two_runs_of_a_period_then_merge_promotes_and_sync_rolls_back(
 
 
 @pytest.fixture
-def proposal(gh: FakeGitHub, project: Path) -> tuple[int, int]:
-    """A registered version and an open promotion PR whose card names it."""
-    trained = run_cli("train")
-    assert trained.code == 0, trained.stderr
-    version = int(json.loads(trained.stdout)["version"])
+def proposal(
+    gh: FakeGitHub, project: Path, trained_stores: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, int]:
+    """A registered version (v2; v1 is champion) and an open promotion PR whose card names it."""
+    use_trained_store(project, trained_stores, monkeypatch, "two_versions.db", "promotion.db")
+    version = 2
     text = (REPO / CARD).read_text().replace("version: null", f"version: {version}", 1)
     client = GitHub(GitHubTarget.from_env())
     branch = f"promote/attrition-v{version}"

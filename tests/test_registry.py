@@ -8,6 +8,8 @@ from conftest import run_cli
 from pipeline.config import load_settings
 from pipeline.edges.registry import Registry
 
+pytestmark = pytest.mark.slow  # end to end: real MLflow stores and trained models
+
 
 @pytest.mark.parametrize(
     "candidate", ["logistic_regression", "random_forest", "hist_gradient_boosting"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import files_in, run_cli
+from conftest import files_in, run_cli, use_trained_store
 from fastapi.testclient import TestClient
 
 from pipeline.config import ModelConfig, Settings, load_settings
@@ -20,18 +20,18 @@ from pipeline.serving.api import ChampionWatcher, create_app
 from pipeline.steps.promote import promote_step
 from pipeline.steps.train import generate_batch, train_step
 
+pytestmark = pytest.mark.slow  # end to end: real MLflow stores and trained models
+
 
 @pytest.fixture
 def served(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, trained_stores: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Settings, ModelConfig]]:
     """Its own registry with one trained champion, and the API's log in the project folder."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'serve.db'}")
-    monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(project / "artifacts"))
+    use_trained_store(project, trained_stores, monkeypatch, "one_version.db", "serve.db")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{project / 'log.db'}")
     settings = load_settings()
     config = settings.model("attrition")
-    train_step(settings, config, None)
     yield settings, config
 
 
