@@ -76,6 +76,12 @@ def cmd_data_generate(args: argparse.Namespace, settings: Settings) -> Any:
     }
 
 
+def cmd_labels(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.steps.labels import labels_step
+
+    return labels_step(settings, settings.model(args.model), Path(args.file), args.period)
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.steps.train import train_step
 
@@ -309,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--print-model",
         action="store_true",
         help="with --event: print the model the promotion branch names, and stop",
+    )
+
+    labels = add("labels", cmd_labels, "ingest late labels: the period's realized performance")
+    labels.add_argument("--file", required=True, help="ids and labels (.csv or .parquet)")
+    labels.add_argument(
+        "--period", help="the period they belong to (default: the one that scored their ids)"
     )
 
     add("sync", cmd_sync, "make the registry's champions match the model cards")

@@ -103,8 +103,10 @@ def run_cycle(
             else:
                 log.info("no --current given: generating the %s batch (%s drift)", period, kind)
                 seed = period_seed(period)
+                # Ids unique across periods (up to a million rows a month): late labels join
+                # a period's predictions by id.
                 generate_batch(
-                    settings, config, current, config.batch_rows, seed, kind, start_id=seed * 10
+                    settings, config, current, config.batch_rows, seed, kind, start_id=seed * 10**6
                 )
         result = CycleResult(
             model=config.name,

@@ -54,6 +54,16 @@ def test_plain_month_then_drifted_month_then_promotion_and_rollback(
     } <= set(files_in(october))
     assert (october / "issue.md").read_text().startswith("**No drift**: all 30 features stable")
     assert _aliases() == {"champion": 1, "challenger": 1}
+    # A stable month: the champion's estimated ROC AUC brackets the realized one.
+    estimated = json.loads((october / "drift.json").read_text())["estimated_performance"]
+    realized = json.loads((october / "drift.json").read_text())["concept_drift"]["current"]
+    assert estimated["metric"] == "roc_auc" and estimated["method"] == "cbpe"
+    assert estimated["lower"] <= realized <= estimated["upper"]
+    assert "held-out test split of v1" in estimated["calibrated_on"]
+    assert (
+        "| 2026-10 | v1 |"
+        in (october / "issue.md").read_text().split("## Performance over time")[1]
+    )
 
     second = run_cli("run", "--period", "2026-11", "--simulate-drift", "--dry-run")
     assert second.code == 0, second.stderr

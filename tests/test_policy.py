@@ -167,3 +167,18 @@ def test_with_confidence_only_a_significant_shortfall_fails() -> None:
         "challenger fails the fairness gate: Gender selection-rate ratio 0.500 "
         "(95% upper bound 0.700) is below 0.8"
     ]
+
+
+def test_an_estimated_drop_triggers_a_retrain_and_says_it_was_estimated() -> None:
+    decision = retrain_decision(False, False, 500, 10, False, T, estimated_drop=0.08)
+    assert decision.outcome == "retrain"
+    assert decision.reasons[0].startswith("the champion's estimated ROC AUC dropped by 0.080")
+    assert "labels not known yet" in decision.reasons[0]
+    small = retrain_decision(False, False, 500, 10, False, T, estimated_drop=0.01)
+    assert small.outcome == "skip"
+
+
+def test_a_realized_drop_is_used_before_an_estimated_one() -> None:
+    decision = retrain_decision(False, True, 500, 10, False, T, estimated_drop=0.2)
+    assert decision.reasons[0] == "the champion's performance dropped"
+    assert not any("estimated" in reason for reason in decision.reasons)

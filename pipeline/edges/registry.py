@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig, Settings, apply_mlflow_client_defaults
 from pipeline.errors import RegistryError, first_line
+from pipeline.monitoring.estimation import ESTIMATION_ARTIFACT
 from pipeline.monitoring.fairness import FAIRNESS_ARTIFACT
 from pipeline.monitoring.importance import IMPORTANCE_ARTIFACT
 from pipeline.results import to_jsonable
@@ -119,6 +120,7 @@ class Registry:
     ) -> ModelVersionInfo:
         """Log a training run, register its model, set ``challenger`` (and ``champion`` if none)."""
         import mlflow
+        import pandas as pd
         from mlflow.models import infer_signature
 
         from pipeline.monitoring.performance import positive_scores
@@ -168,6 +170,14 @@ class Registry:
                         encoding="utf-8",
                     )
                     mlflow.log_artifact(str(profile), artifact_path="reference")
+                    if outcome.test_scores:
+                        holdout = Path(folder) / Path(ESTIMATION_ARTIFACT).name
+                        pd.DataFrame(
+                            {"score": outcome.test_scores, "label": outcome.test_labels}
+                        ).to_parquet(holdout, index=False)
+                        mlflow.log_artifact(
+                            str(holdout), artifact_path=str(Path(ESTIMATION_ARTIFACT).parent)
+                        )
                 if outcome.fairness is not None:
                     mlflow.log_dict(to_jsonable(outcome.fairness), FAIRNESS_ARTIFACT)
                 if outcome.importance:
@@ -328,6 +338,29 @@ class Registry:
                 raise RegistryError(
                     f"version {info.version} of '{self.name}' has no reference data "
                     f"({REFERENCE_ARTIFACT}): {first_line(exc)}"
+                ) from exc
+            return pd.read_parquet(local)
+
+    def load_holdout_scores(self, info: ModelVersionInfo) -> pd.DataFrame | None:
+        """The held-out test split's scores and labels (``score``, ``label``) logged at training.
+
+        None for a version trained before they were logged: the caller falls back.
+        """
+        import mlflow
+        import pandas as pd
+
+        self.client
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                local = mlflow.artifacts.download_artifacts(
+                    run_id=info.run_id, artifact_path=ESTIMATION_ARTIFACT, dst_path=folder
+                )
+            except Exception as exc:  # noqa: BLE001
+                if _is_missing(exc):
+                    return None
+                raise RegistryError(
+                    f"could not read {ESTIMATION_ARTIFACT} of '{self.name}' version "
+                    f"{info.version}: {first_line(exc)}"
                 ) from exc
             return pd.read_parquet(local)
 

@@ -13,7 +13,7 @@ from pipeline.config import ModelConfig
 from pipeline.errors import ConfigError, DataError
 from pipeline.monitoring.fairness import FairnessReport, model_fairness
 from pipeline.monitoring.importance import FeatureImportance, permutation_importances
-from pipeline.monitoring.performance import evaluate, labelled_rows
+from pipeline.monitoring.performance import evaluate, labelled_rows, positive_scores
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +39,9 @@ class TrainOutcome:
     test_rows: int = 0
     fairness: FairnessReport | None = None
     importance: list[FeatureImportance] = field(default_factory=list)
+    # The held-out test split's scores and labels: what performance estimation calibrates on.
+    test_scores: list[float] = field(default_factory=list)
+    test_labels: list[int] = field(default_factory=list)
 
 
 def _candidate_space(name: str, seed: int) -> tuple[Any, dict[str, Any]]:
@@ -144,4 +147,6 @@ def train(config: ModelConfig, frame: pd.DataFrame, seed: int = 0) -> TrainOutco
         test_rows=len(y_test),
         fairness=model_fairness(model, test_frame, y_test, config, where),
         importance=permutation_importances(model, x_test, y_test, seed),
+        test_scores=[float(v) for v in positive_scores(model, x_test)],
+        test_labels=[int(v) for v in y_test],
     )

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.config import ModelConfig
+from pipeline.monitoring.estimation import EstimatedPerformance, PerformanceEstimator
 from pipeline.monitoring.performance import evaluate, labelled_rows
 from pipeline.monitoring.policy import Decision, drift_verdict, per_column_threshold
 
@@ -109,6 +110,8 @@ class DriftResult:
     evidently_version: str
     created_at: str
     mlflow_run_id: str | None = None
+    # The champion's ROC AUC estimated from its scores (no labels needed), with its band.
+    estimated_performance: EstimatedPerformance | None = None
 
 
 def detect_drift(
@@ -121,8 +124,14 @@ def detect_drift(
     model_version: int | None = None,
     reference_metrics: dict[str, float] | None = None,
     seed: int = 0,
+    estimator: PerformanceEstimator | None = None,
 ) -> tuple[DriftResult, Any]:
-    """The drift result and the Evidently snapshot (for its HTML)."""
+    """The drift result and the Evidently snapshot (for its HTML).
+
+    With a fitted ``estimator`` (and the ``model``) the champion's performance on the current
+    rows is estimated from its scores too: the only performance signal a month without labels
+    has.
+    """
     import evidently
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import ValueDrift
@@ -192,6 +201,13 @@ def detect_drift(
             current_mean=round(float(cur_view[SCORE_COLUMN].mean()), 4),
         )
     concept = _concept_drift(config, model, current, reference_metrics)
+    estimated = None
+    if model is not None and estimator is not None:
+        estimated = estimator.estimate(
+            cur_view[SCORE_COLUMN].to_numpy(),
+            "roc_auc",
+            (reference_metrics or {}).get("test_roc_auc"),
+        )
 
     verdict: Decision = drift_verdict(
         len(features),
@@ -223,6 +239,7 @@ def detect_drift(
         data_quality=_quality(config, reference, current, len(cur)),
         evidently_version=evidently.__version__,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        estimated_performance=estimated,
     )
     return result, snapshot
 

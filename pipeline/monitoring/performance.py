@@ -33,6 +33,11 @@ def evaluate(
     model: Any, features: pd.DataFrame, labels: np.ndarray, threshold: float
 ) -> dict[str, float]:
     """ROC AUC, accuracy, precision, recall and F1 of ``model`` on labelled rows."""
+    return score_metrics(positive_scores(model, features), labels, threshold)
+
+
+def score_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
+    """The same metrics from scores already computed (e.g. a period's logged predictions)."""
     from sklearn.metrics import (
         accuracy_score,
         f1_score,
@@ -41,7 +46,6 @@ def evaluate(
         roc_auc_score,
     )
 
-    scores = positive_scores(model, features)
     predicted = (scores >= threshold).astype(int)
     single_class = len(set(labels.tolist())) < 2
     return {

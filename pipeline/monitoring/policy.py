@@ -67,8 +67,14 @@ def retrain_decision(
     model_age_days: float | None,
     force: bool,
     thresholds: Thresholds,
+    estimated_drop: float | None = None,
 ) -> Decision:
-    """Retrain on a trigger (drift, performance drop, age, --force) with enough labels."""
+    """Retrain on a trigger (drift, performance drop, age, --force) with enough labels.
+
+    A performance drop is the realized one (``concept_drift``, from labels) when labels exist,
+    else the estimated one (``estimated_drop``, from the champion's scores); the reason says
+    which.
+    """
     triggers: list[str] = []
     if force:
         triggers.append("retraining was forced")
@@ -76,6 +82,12 @@ def retrain_decision(
         triggers.append("drift was detected")
     if concept_drift:
         triggers.append("the champion's performance dropped")
+    elif estimated_drop is not None and estimated_drop > thresholds.max_metric_drop:
+        triggers.append(
+            f"the champion's estimated ROC AUC dropped by {estimated_drop:.3f} "
+            f"(more than {thresholds.max_metric_drop:.3f}; estimated from its scores, "
+            "labels not known yet)"
+        )
     if model_age_days is not None and model_age_days > thresholds.max_model_age_days:
         triggers.append(
             f"the champion is {model_age_days:.0f} days old "

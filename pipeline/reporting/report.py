@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import FAIRNESS_RATES
+from pipeline.model.labels import PERFORMANCE_FILE
 from pipeline.results import read_json
 
 ISSUE_MARKDOWN = "issue.md"
@@ -60,15 +61,34 @@ def load_results(
         drift_file = folder / "drift.json"
         if drift_file.exists() and folder.name <= period:
             data = read_json(drift_file)
+            performance = folder / PERFORMANCE_FILE
             results.history.append(
                 {
                     "period": folder.name,
                     "drift_detected": bool(data.get("drift_detected")),
                     "drift_share": float(data.get("drift_share", 0.0)),
                     "n_drifted_features": int(data.get("n_drifted_features", 0)),
+                    "model_version": data.get("model_version"),
+                    "estimated": data.get("estimated_performance"),
+                    "realized": _realized(
+                        data, read_json(performance) if performance.exists() else None
+                    ),
                 }
             )
     return results
+
+
+def _realized(drift: dict[str, Any], performance: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The period's realized ROC AUC: from its late labels, else from labels in its batch."""
+    if performance and performance.get("metrics", {}).get("roc_auc") is not None:
+        return {
+            "value": float(performance["metrics"]["roc_auc"]),
+            "rows": int(performance.get("labelled_rows", 0)),
+        }
+    concept = drift.get("concept_drift")
+    if concept and concept.get("metric") == "roc_auc":
+        return {"value": float(concept["current"]), "rows": int(concept["labelled_rows"])}
+    return None
 
 
 def verdict_line(results: RunResults) -> str:
@@ -116,6 +136,7 @@ def render_issue(results: RunResults) -> IssueDraft:
         _feature_section(drift),
         _prediction_section(drift),
         _concept_section(drift),
+        _performance_section(drift, results.history),
         _quality_section(drift),
         _retrain_section(results.retrain),
         _predict_section(results.predict),
@@ -183,6 +204,46 @@ def _concept_section(drift: dict[str, Any]) -> str:
         f"{concept['labelled_rows']} labelled rows vs {concept['reference']:.3f} at training "
         f"(drop {concept['drop']:.3f}, threshold {concept['threshold']})."
     )
+
+
+def _performance_section(drift: dict[str, Any], history: list[dict[str, Any]]) -> str:
+    """The champion's ROC AUC per period: estimated at once, realized when labels arrive."""
+    rows = [h for h in history if h.get("estimated") or h.get("realized")]
+    if not rows:
+        return ""
+    lines = ["## Performance over time", ""]
+    now = drift.get("estimated_performance")
+    if now:
+        lines.append(
+            f"Champion ROC AUC estimated from its scores on {now['rows']} rows: "
+            f"**{now['value']:.3f}** ({now['confidence']:.0%} band {now['lower']:.3f} to "
+            f"{now['upper']:.3f}; F1 {now['f1']:.3f} at threshold {now['threshold']})"
+            + (
+                f", vs {now['reference']:.3f} at training (change {-now['drop']:+.3f})"
+                if now.get("reference") is not None
+                else ""
+            )
+            + f". Method {now['method'].upper()}, calibrated on the {now['calibrated_on']}. It "
+            "cannot see a change of the label given the same inputs: only late labels show that."
+        )
+        lines.append("")
+    lines += [
+        "| period | version | estimated ROC AUC | band | realized ROC AUC | labelled rows "
+        "| estimation error |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for h in reversed(rows):
+        estimated, realized = h.get("estimated"), h.get("realized")
+        version = f"v{h['model_version']}" if h.get("model_version") else "-"
+        value = f"{estimated['value']:.3f}" if estimated else "-"
+        band = f"{estimated['lower']:.3f} to {estimated['upper']:.3f}" if estimated else "-"
+        actual = f"{realized['value']:.3f}" if realized else "not yet"
+        labelled = str(realized["rows"]) if realized else "0"
+        error = f"{estimated['value'] - realized['value']:+.3f}" if estimated and realized else "-"
+        lines.append(
+            f"| {h['period']} | {version} | {value} | {band} | {actual} | {labelled} | {error} |"
+        )
+    return "\n".join(lines)
 
 
 def _quality_section(drift: dict[str, Any]) -> str:

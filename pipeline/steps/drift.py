@@ -5,21 +5,27 @@ It also answers the workflow's question for the next job: does the policy say re
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import ModelConfig, Settings
-from pipeline.edges.registry import CHAMPION, Registry, record_tag
-from pipeline.errors import RegistryError
+from pipeline.edges.registry import CHAMPION, ModelVersionInfo, Registry, record_tag
+from pipeline.errors import DataError, RegistryError
 from pipeline.model.data import read_batch
-from pipeline.model.schema import validate_batch
+from pipeline.model.schema import ValidatedBatch, validate_batch
 from pipeline.monitoring.drift import DRIFT_FILE, HTML_FILE, ConceptDrift, DriftResult, detect_drift
+from pipeline.monitoring.estimation import EstimatedPerformance, PerformanceEstimator
+from pipeline.monitoring.performance import labelled_rows, positive_scores
 from pipeline.reporting.operations import record_seconds
 from pipeline.results import set_step_outputs, staged_outputs, to_jsonable
 from pipeline.steps.retrain import should_retrain
+
+log = logging.getLogger("pipeline")
 
 
 def drift_step(
@@ -46,6 +52,9 @@ def drift_step(
             f"no --reference given and model '{config.name}' has no champion to take it from"
         )
     model = registry.load_model(champion) if champion is not None else None
+    estimator = None
+    if champion is not None and model is not None:
+        estimator = performance_estimator(registry, config, champion, model, reference_batch)
     result, snapshot = detect_drift(
         config,
         reference_batch,
@@ -55,6 +64,7 @@ def drift_step(
         model=model,
         model_version=champion.version if champion else None,
         reference_metrics=champion.metrics if champion else None,
+        estimator=estimator,
     )
     with staged_outputs(out_dir) as outputs:
         staged_html = outputs.path(HTML_FILE)
@@ -76,7 +86,7 @@ def drift_step(
                     ),
                     # The champion on this period's labels, next to its own test score: the
                     # card's "performance over time" reads these back, period by period.
-                    **_period_performance(result.concept_drift),
+                    **_period_performance(result.concept_drift, result.estimated_performance),
                 },
                 {"drifted_features": ",".join(result.drifted_features)[:6000] or "-"},
                 {
@@ -110,11 +120,56 @@ def drift_step(
     return result
 
 
-def _period_performance(concept: ConceptDrift | None) -> dict[str, float]:
-    if concept is None:
-        return {}
-    return {
-        f"champion_{concept.metric}": concept.current,
-        f"reference_{concept.metric}": concept.reference,
-        "labelled_rows": float(concept.labelled_rows),
-    }
+def _period_performance(
+    concept: ConceptDrift | None, estimated: EstimatedPerformance | None
+) -> dict[str, float]:
+    values: dict[str, float] = {}
+    if concept is not None:
+        values.update(
+            {
+                f"champion_{concept.metric}": concept.current,
+                f"reference_{concept.metric}": concept.reference,
+                "labelled_rows": float(concept.labelled_rows),
+            }
+        )
+    if estimated is not None:
+        values.update(
+            {
+                f"estimated_{estimated.metric}": estimated.value,
+                f"estimated_{estimated.metric}_lower": estimated.lower,
+                f"estimated_{estimated.metric}_upper": estimated.upper,
+                "estimated_f1": estimated.f1,
+            }
+        )
+    return values
+
+
+def performance_estimator(
+    registry: Registry,
+    config: ModelConfig,
+    champion: ModelVersionInfo,
+    model: Any,
+    reference: ValidatedBatch,
+) -> PerformanceEstimator | None:
+    """The champion's performance estimator, calibrated on its held-out test scores.
+
+    A version trained before those were logged is calibrated on its training data instead
+    (in-sample, so its estimates lean optimistic; ``calibrated_on`` says so).
+    """
+    estimator = PerformanceEstimator(threshold=config.decision_threshold)
+    holdout = registry.load_holdout_scores(champion)
+    if holdout is not None:
+        source = f"held-out test split of v{champion.version}"
+        scores, labels = holdout["score"].to_numpy(), holdout["label"].to_numpy()
+    elif reference.has_labels:
+        source = f"training data of v{champion.version} (in-sample)"
+        features, labels = labelled_rows(reference.frame, config)
+        scores = positive_scores(model, features)
+    else:
+        log.info("no labelled reference to calibrate on: performance is not estimated")
+        return None
+    try:
+        return estimator.fit(scores, labels, source)
+    except DataError as error:
+        log.warning("performance is not estimated: %s", error)
+        return None

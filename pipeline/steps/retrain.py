@@ -98,6 +98,7 @@ def should_retrain(
     if champion is not None:
         age_days = (now - datetime.fromisoformat(champion.created_at)).total_seconds() / 86400
     concept = bool((drift.get("concept_drift") or {}).get("detected"))
+    estimated = (drift.get("estimated_performance") or {}).get("drop")
     return retrain_decision(
         bool(drift.get("drift_detected")),
         concept,
@@ -105,6 +106,7 @@ def should_retrain(
         age_days,
         force,
         config.thresholds,
+        estimated_drop=None if estimated is None else float(estimated),
     )
 
 
