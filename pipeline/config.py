@@ -88,6 +88,12 @@ class ModelConfig:
     decision_threshold: float = 0.5
     training_rows: int = 4000
     batch_rows: int = 2000
+    # Months after a batch before its labels arrive (0: they come with it). The cycle ingests
+    # each period's label file once it has matured, and retrains on matured periods only.
+    label_delay_months: int = 0
+    # Matured periods a challenger may learn from, most recent first (beside the champion's
+    # own training data); the newest of them is held out to compare challenger and champion.
+    training_window_months: int = 12
     thresholds: Thresholds = field(default_factory=Thresholds)
     synthetic: Mapping[str, Any] = field(default_factory=dict)
     fairness: FairnessConfig = field(default_factory=FairnessConfig)

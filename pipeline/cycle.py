@@ -18,6 +18,7 @@ from pipeline.edges.registry import CHAMPION, Registry
 from pipeline.errors import ConfigError
 from pipeline.results import set_step_outputs, to_jsonable, write_json_atomic
 from pipeline.steps.drift import drift_step
+from pipeline.steps.labels import ingest_matured_labels, label_inbox
 from pipeline.steps.predict import predict_step
 from pipeline.steps.report import report_failure, report_step
 from pipeline.steps.retrain import retrain_step
@@ -104,10 +105,21 @@ def run_cycle(
                 log.info("no --current given: generating the %s batch (%s drift)", period, kind)
                 seed = period_seed(period)
                 # Ids unique across periods (up to a million rows a month): late labels join
-                # a period's predictions by id.
+                # a period's predictions by id. With a label delay, the labels wait apart.
+                late = config.label_delay_months > 0
                 generate_batch(
-                    settings, config, current, config.batch_rows, seed, kind, start_id=seed * 10**6
+                    settings,
+                    config,
+                    current,
+                    config.batch_rows,
+                    seed,
+                    kind,
+                    start_id=seed * 10**6,
+                    label_file=label_inbox(settings, config) / f"{period}.csv" if late else None,
                 )
+        step = "labels"
+        for ingest in ingest_matured_labels(settings, config, period):
+            log.info("labels of %s arrived: %d new", ingest.period, ingest.new_labels)
         result = CycleResult(
             model=config.name,
             period=period,

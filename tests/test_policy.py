@@ -182,3 +182,14 @@ def test_a_realized_drop_is_used_before_an_estimated_one() -> None:
     decision = retrain_decision(False, True, 500, 10, False, T, estimated_drop=0.2)
     assert decision.reasons[0] == "the champion's performance dropped"
     assert not any("estimated" in reason for reason in decision.reasons)
+
+
+def test_a_drop_seen_in_late_labels_triggers_a_retrain_naming_the_period() -> None:
+    decision = retrain_decision(False, False, 500, 10, False, T, matured_drop=("2026-08", 0.09))
+    assert decision.outcome == "retrain"
+    assert decision.reasons[0] == (
+        "the champion's ROC AUC on 2026-08 dropped by 0.090 (more than 0.050; its late labels "
+        "arrived)"
+    )
+    quiet = retrain_decision(False, False, 500, 10, False, T, matured_drop=("2026-08", 0.01))
+    assert quiet.outcome == "skip"

@@ -68,12 +68,13 @@ def retrain_decision(
     force: bool,
     thresholds: Thresholds,
     estimated_drop: float | None = None,
+    matured_drop: tuple[str, float] | None = None,
 ) -> Decision:
     """Retrain on a trigger (drift, performance drop, age, --force) with enough labels.
 
     A performance drop is the realized one (``concept_drift``, from labels) when labels exist,
     else the estimated one (``estimated_drop``, from the champion's scores); the reason says
-    which.
+    which. ``matured_drop`` is (period, drop) of the newest period whose late labels arrived.
     """
     triggers: list[str] = []
     if force:
@@ -82,7 +83,16 @@ def retrain_decision(
         triggers.append("drift was detected")
     if concept_drift:
         triggers.append("the champion's performance dropped")
-    elif estimated_drop is not None and estimated_drop > thresholds.max_metric_drop:
+    if matured_drop is not None and matured_drop[1] > thresholds.max_metric_drop:
+        triggers.append(
+            f"the champion's ROC AUC on {matured_drop[0]} dropped by {matured_drop[1]:.3f} "
+            f"(more than {thresholds.max_metric_drop:.3f}; its late labels arrived)"
+        )
+    if (
+        not concept_drift
+        and estimated_drop is not None
+        and estimated_drop > thresholds.max_metric_drop
+    ):
         triggers.append(
             f"the champion's estimated ROC AUC dropped by {estimated_drop:.3f} "
             f"(more than {thresholds.max_metric_drop:.3f}; estimated from its scores, "

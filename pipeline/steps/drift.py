@@ -23,7 +23,7 @@ from pipeline.monitoring.estimation import EstimatedPerformance, PerformanceEsti
 from pipeline.monitoring.performance import labelled_rows, positive_scores
 from pipeline.reporting.operations import record_seconds
 from pipeline.results import set_step_outputs, staged_outputs, to_jsonable
-from pipeline.steps.retrain import should_retrain
+from pipeline.steps.retrain import labelled_history, should_retrain
 
 log = logging.getLogger("pipeline")
 
@@ -106,6 +106,7 @@ def drift_step(
         current_batch.labelled_rows,
         force=False,
         now=datetime.now(timezone.utc),
+        history=labelled_history(settings, config, out_dir.name, champion),
     )
     set_step_outputs(
         {

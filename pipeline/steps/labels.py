@@ -25,6 +25,7 @@ from pipeline.model.labels import (
     id_keys,
     validate_labels,
 )
+from pipeline.model.periods import is_month, months_between
 from pipeline.model.predict import PREDICTIONS_FILE, SUMMARY_FILE
 from pipeline.monitoring.drift import DRIFT_FILE
 from pipeline.monitoring.performance import score_metrics
@@ -231,3 +232,34 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     import pandas as pd
 
     return pd.read_parquet(path)
+
+
+def label_inbox(settings: Settings, config: ModelConfig) -> Path:
+    """Where label files wait until they are due: ``<data_dir>/<model>/labels/<period>.csv``."""
+    return settings.path(settings.data_dir) / config.name / "labels"
+
+
+def ingest_matured_labels(
+    settings: Settings, config: ModelConfig, period: str
+) -> list[LabelIngest]:
+    """Ingest every waiting label file whose period is ``label_delay_months`` or more back.
+
+    What a month's run does first: the labels that have arrived by now join their periods, so
+    that drift, retraining and the report see the realized performance. Idempotent.
+    """
+    inbox = label_inbox(settings, config)
+    if not inbox.is_dir() or not is_month(period):
+        return []
+    done = []
+    root = settings.path(settings.output_dir) / config.name
+    for file in sorted(inbox.glob("*.*")):
+        labelled = file.name.split(".")[0]
+        if not is_month(labelled) or months_between(labelled, period) < config.label_delay_months:
+            continue
+        if not (root / labelled / PREDICTIONS_FILE).exists():
+            continue  # that month was never scored here: nothing to join the labels to
+        performance = root / labelled / PERFORMANCE_FILE
+        if performance.exists() and file.name in read_json(performance).get("label_files", []):
+            continue
+        done.append(labels_step(settings, config, file, labelled))
+    return done

@@ -19,6 +19,9 @@ from pipeline.config import ModelConfig, Settings
 from pipeline.edges.registry import CHAMPION, TRAINING_DATA_TAG, ModelVersionInfo, Registry
 from pipeline.errors import DataError, RegistryError
 from pipeline.model.data import read_batch
+from pipeline.model.labels import LABELS_FILE, PERFORMANCE_FILE, id_column, id_keys
+from pipeline.model.periods import is_month, months_between
+from pipeline.model.predict import SUMMARY_FILE
 from pipeline.model.schema import ValidatedBatch, validate_batch
 from pipeline.model.train import train
 from pipeline.monitoring.drift import DRIFT_FILE
@@ -82,6 +85,71 @@ class RetrainResult:
         return cls(**values)
 
 
+LEARNED_PERIODS_TAG = "driftgate.learned_periods"  # matured periods a version learned from
+
+
+@dataclass
+class MaturedPeriod:
+    """A period whose labels arrived: its scored rows joined to them (``__label__`` set)."""
+
+    period: str
+    frame: pd.DataFrame
+    performance: dict[str, Any]
+
+
+@dataclass
+class LabelledHistory:
+    """The matured periods within the training window, oldest first, as the champion sees them."""
+
+    periods: list[MaturedPeriod] = field(default_factory=list)
+    learned: list[str] = field(default_factory=list)  # the champion learned from these already
+
+    @property
+    def new_rows(self) -> int:
+        """Labelled rows the champion has not learned from."""
+        return sum(len(p.frame) for p in self.periods if p.period not in self.learned)
+
+
+def labelled_history(
+    settings: Settings, config: ModelConfig, period: str, champion: ModelVersionInfo | None
+) -> LabelledHistory:
+    """Every period before ``period`` (within ``training_window_months``) with labels in."""
+    root = settings.path(settings.output_dir) / config.name
+    learned = champion.run_tags.get(LEARNED_PERIODS_TAG, "") if champion else ""
+    history = LabelledHistory(learned=[p for p in learned.split(",") if p])
+    if not is_month(period) or not root.is_dir():
+        return history
+    for folder in sorted(root.iterdir()):
+        if not (folder / LABELS_FILE).exists() or not is_month(folder.name):
+            continue
+        back = months_between(folder.name, period)
+        if not 0 < back <= config.training_window_months:
+            continue
+        source = Path(str(read_json(folder / SUMMARY_FILE).get("source", "")))
+        if not source.is_file():
+            log.warning("the batch of %s (%s) is gone: its labels cannot be used", folder, source)
+            continue
+        frame = _joined(config, validate_batch(read_batch(source), config, str(source)), folder)
+        history.periods.append(
+            MaturedPeriod(folder.name, frame, read_json(folder / PERFORMANCE_FILE))
+        )
+    return history
+
+
+def _joined(config: ModelConfig, batch: ValidatedBatch, folder: Path) -> pd.DataFrame:
+    """The period's validated rows that have a late label, with the label set."""
+    import pandas as pd
+
+    key = id_column(config)
+    labels = pd.read_parquet(folder / LABELS_FILE)
+    by_id = dict(zip(labels[key].astype(str), labels[config.target], strict=True))
+    frame = batch.frame.copy()
+    frame[config.target] = id_keys(frame[key]).map(by_id)
+    frame = frame[frame[config.target].notna()].copy()
+    frame["__label__"] = (frame[config.target] == config.positive_class).astype("float64")
+    return frame
+
+
 def should_retrain(
     champion: ModelVersionInfo | None,
     config: ModelConfig,
@@ -89,9 +157,12 @@ def should_retrain(
     labelled_rows: int,
     force: bool,
     now: datetime,
+    history: LabelledHistory | None = None,
 ) -> Decision:
     """The retraining policy applied to a drift result (``drift.json``) and the champion's age.
 
+    Labelled rows are this batch's plus the matured periods' the champion has not learned from;
+    the newest matured period's realized ROC AUC (if the champion scored it) is a realized drop.
     The drift step calls it too, so the workflow skips the retrain job when it would do nothing.
     """
     age_days = None
@@ -99,14 +170,23 @@ def should_retrain(
         age_days = (now - datetime.fromisoformat(champion.created_at)).total_seconds() / 86400
     concept = bool((drift.get("concept_drift") or {}).get("detected"))
     estimated = (drift.get("estimated_performance") or {}).get("drop")
+    matured = None
+    if history and history.periods and champion is not None:
+        latest = history.periods[-1]
+        realized = (latest.performance.get("metrics") or {}).get("roc_auc")
+        trained = champion.metrics.get("test_roc_auc")
+        scored_by = latest.performance.get("model_version")
+        if realized is not None and trained is not None and scored_by == champion.version:
+            matured = (latest.period, round(float(trained) - float(realized), 4))
     return retrain_decision(
         bool(drift.get("drift_detected")),
         concept,
-        labelled_rows,
+        labelled_rows + (history.new_rows if history else 0),
         age_days,
         force,
         config.thresholds,
         estimated_drop=None if estimated is None else float(estimated),
+        matured_drop=matured,
     )
 
 
@@ -120,11 +200,17 @@ def run_retrain(
     seed: int = 0,
     period: str = "",
     batch_digest: str = "",
+    history: LabelledHistory | None = None,
 ) -> RetrainResult:
-    """Decide, maybe train, compare; write ``retrain.json`` and tag the challenger in MLflow."""
+    """Decide, maybe train, compare; write ``retrain.json`` and tag the challenger in MLflow.
+
+    With labels in the batch, the challenger learns from half of them and both models are
+    compared on the other half. Without (labels arrive late), it learns from the matured
+    periods the champion has not seen and both are compared on the newest matured period.
+    """
     now = datetime.now(timezone.utc)
     champion = registry.by_alias(CHAMPION)
-    decision = should_retrain(champion, config, drift, current.labelled_rows, force, now)
+    decision = should_retrain(champion, config, drift, current.labelled_rows, force, now, history)
     result = RetrainResult(
         model=config.name,
         retrained=False,
@@ -143,15 +229,24 @@ def run_retrain(
     if champion is not None:
         raw = registry.load_reference(champion)
         reference = validate_batch(raw, config, f"reference of version {champion.version}").frame
-    recent = current.frame[current.frame["__label__"].notna()]
-    training, holdout, evaluated_on = _split_recent(recent, reference, seed)
+    frame = current.frame
+    recent = frame[frame["__label__"].notna()] if current.has_labels else frame.iloc[0:0]
+    learned = list(history.learned) if history else []
+    if len(recent) < 2 * _MIN_HOLDOUT_LABELS and history and history.periods:
+        training, holdout, evaluated_on, added = _split_history(history, reference, seed)
+        learned += [name for name in added if name not in learned]
+    else:
+        training, holdout, evaluated_on = _split_recent(recent, reference, seed)
+        rows = len(training) - (0 if reference is None else len(reference))
+        added = {period or "this batch": rows}
     outcome = train(config, training, seed)
     trigger = "; ".join(decision.reasons)
     # The card's "training data" names every period the rows came from, oldest first.
     sources = [champion.run_tags.get(TRAINING_DATA_TAG, "")] if champion else []
-    added = len(training) - (0 if reference is None else len(reference))
-    sources.append(f"{period or 'this batch'}: {added} labelled rows")
+    sources += [f"{name}: {rows} labelled rows" for name, rows in added.items()]
     tags = {TRAINING_DATA_TAG: "; ".join(s for s in sources if s)}
+    if learned:
+        tags[LEARNED_PERIODS_TAG] = ",".join(learned)
     if period:
         tags["driftgate.period"] = period
     info = registry.log_training(outcome, training, reason=trigger, tags=tags)
@@ -235,6 +330,28 @@ def _split_recent(
     return learn, holdout, f"held-out 20% of the reference data ({len(holdout)} rows)"
 
 
+def _split_history(
+    history: LabelledHistory, reference: pd.DataFrame | None, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, int]]:
+    """Training rows (reference plus the unseen matured periods) and the newest period's rows.
+
+    With a single matured period, half of it is learned from and half compared on.
+    """
+    import pandas as pd
+
+    newest = history.periods[-1]
+    earlier = [p for p in history.periods[:-1] if p.period not in history.learned]
+    if not earlier:
+        training, holdout, _ = _split_recent(newest.frame, reference, seed)
+        where = f"held-out half of {newest.period}'s late-labelled rows ({len(holdout)})"
+        rows = len(training) - (0 if reference is None else len(reference))
+        return training, holdout, where, {newest.period: rows}
+    frames = [f for f in (reference, *(p.frame for p in earlier)) if f is not None]
+    training = pd.concat(frames, ignore_index=True)
+    where = f"{newest.period}'s late-labelled rows ({len(newest.frame)}), learned by neither model"
+    return training, newest.frame, where, {p.period: len(p.frame) for p in earlier}
+
+
 def _rounded(metrics: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 4) for k, v in metrics.items()}
 
@@ -256,6 +373,7 @@ def retrain_step(
     result = None if force else _earlier_challenger(registry, out_dir / RETRAIN_FILE, digest)
     if result is None:
         batch = validate_batch(read_batch(current), config, str(current))
+        champion = registry.by_alias(CHAMPION)
         result = run_retrain(
             registry,
             config,
@@ -265,6 +383,7 @@ def retrain_step(
             force=force,
             period=out_dir.name,
             batch_digest=digest,
+            history=labelled_history(settings, config, out_dir.name, champion),
         )
         if drift.get("mlflow_run_id"):  # the retrain verdict joins the period's drift verdict
             verdict = "retrain" if result.retrained else "skip"

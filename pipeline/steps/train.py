@@ -8,6 +8,7 @@ from pathlib import Path
 from pipeline.config import ModelConfig, Settings
 from pipeline.edges.registry import TRAINING_DATA_TAG, ModelVersionInfo, Registry
 from pipeline.model.data import read_batch, write_frame
+from pipeline.model.labels import id_column
 from pipeline.model.schema import validate_batch
 from pipeline.model.synthetic import generate
 from pipeline.model.train import train
@@ -25,8 +26,19 @@ def generate_batch(
     drift: str = "none",
     labels: bool = True,
     start_id: int = 1,
+    label_file: Path | None = None,
 ) -> Path:
+    """A synthetic batch at ``out``; with ``label_file`` its labels go there instead.
+
+    That is how late labels arrive: the batch without its target, and a file of ids and
+    labels (``label_file``) that the cycle ingests once ``label_delay_months`` have passed.
+    """
     frame = generate(config, rows, seed, drift=drift, start_id=start_id, labels=labels)
+    if label_file is not None and labels:
+        key = id_column(config)
+        with staged_outputs(label_file.parent) as outputs:
+            write_frame(outputs, label_file.name, frame[[key, config.target]])
+        frame = frame.drop(columns=[config.target])
     with staged_outputs(out.parent) as outputs:
         write_frame(outputs, out.name, frame)
     return out

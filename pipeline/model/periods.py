@@ -1,0 +1,35 @@
+"""Periods: the calendar months batches are named by (``YYYY-MM``)."""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.errors import DataError
+
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+def month_index(period: str) -> int:
+    """Months since year 0: ``2026-11`` -> 24323; consecutive months differ by one."""
+    match = _MONTH.fullmatch(period)
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise DataError(f"period {period!r} is not a month (YYYY-MM)")
+    return int(match.group(1)) * 12 + int(match.group(2)) - 1
+
+
+def is_month(period: str) -> bool:
+    try:
+        month_index(period)
+    except DataError:
+        return False
+    return True
+
+
+def months_between(earlier: str, later: str) -> int:
+    """How many months ``later`` comes after ``earlier`` (negative when before)."""
+    return month_index(later) - month_index(earlier)
+
+
+def shift_month(period: str, months: int) -> str:
+    index = month_index(period) + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
