@@ -22,6 +22,8 @@ from pipeline.config import Settings, load_settings
 from pipeline.errors import DataError, PipelineError, first_line
 
 DRIFT_KINDS = ("none", "covariate", "prediction", "concept", "mixed")
+# pipeline.model.scenarios.SCENARIOS, named here so that --help imports no data library.
+SCENARIOS = ("stable", "gradual", "sudden", "concept", "seasonal", "prior")
 
 Handler = Callable[[argparse.Namespace, Settings], Any]
 TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
@@ -80,6 +82,22 @@ def cmd_labels(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.steps.labels import labels_step
 
     return labels_step(settings, settings.model(args.model), Path(args.file), args.period)
+
+
+def cmd_backtest(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.steps.backtest import backtest_step
+
+    return backtest_step(
+        settings,
+        settings.model(args.model),
+        Path(args.out),
+        scenario=args.scenario,
+        months=args.months,
+        history=Path(args.history) if args.history else None,
+        time_column=args.time_column,
+        warmup=args.warmup,
+        seed=args.seed,
+    )
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> Any:
@@ -322,6 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
     labels.add_argument(
         "--period", help="the period they belong to (default: the one that scored their ids)"
     )
+
+    backtest = add("backtest", cmd_backtest, "replay the retrain policies on a history")
+    replayed = backtest.add_mutually_exclusive_group(required=True)
+    replayed.add_argument("--scenario", choices=SCENARIOS, help="a synthetic history")
+    replayed.add_argument("--history", help="your dated, labelled history (.csv or .parquet)")
+    backtest.add_argument("--months", type=int, default=24, help="with --scenario (default 24)")
+    backtest.add_argument("--time-column", help="with --history: the column dating each row")
+    backtest.add_argument(
+        "--warmup", type=int, default=3, help="with --history: months training the first champion"
+    )
+    backtest.add_argument("--seed", type=int, default=0)
+    backtest.add_argument("--out", required=True, help="folder for backtest.json and backtest.md")
 
     add("sync", cmd_sync, "make the registry's champions match the model cards")
 

@@ -21,6 +21,8 @@ def delayed(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'late.db'}")
     monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(project / "artifacts"))
     monkeypatch.setenv("PIPELINE_ATTRITION_LABEL_DELAY_MONTHS", "1")
+    # Retrain on any drifted feature, so that the drifted month exercises retraining.
+    monkeypatch.setenv("PIPELINE_ATTRITION_DRIFT_TRIGGER", "feature")
     return project
 
 

@@ -193,3 +193,24 @@ def test_a_drop_seen_in_late_labels_triggers_a_retrain_naming_the_period() -> No
     )
     quiet = retrain_decision(False, False, 500, 10, False, T, matured_drop=("2026-08", 0.01))
     assert quiet.outcome == "skip"
+
+
+def test_drift_alone_retrains_on_a_drifted_dataset_or_on_any_feature_as_configured() -> None:
+    from pipeline.monitoring.policy import drift_asks_retrain
+
+    assert not drift_asks_retrain(True, 0.1, T)  # default "dataset": 10% < drift_share 30%
+    assert drift_asks_retrain(True, 0.3, T)
+    assert drift_asks_retrain(True, 0.1, replace(T, drift_trigger="feature"))
+    assert not drift_asks_retrain(False, 0.0, replace(T, drift_trigger="feature"))
+
+
+def test_an_unknown_drift_trigger_is_a_configuration_error() -> None:
+    from pipeline.errors import ConfigError
+    from pipeline.monitoring.policy import drift_asks_retrain
+
+    try:
+        drift_asks_retrain(True, 0.5, replace(T, drift_trigger="sometimes"))
+    except ConfigError as error:
+        assert str(error) == "drift_trigger = 'sometimes': choose from dataset, feature"
+    else:
+        raise AssertionError("no ConfigError")

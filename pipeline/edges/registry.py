@@ -325,27 +325,20 @@ class Registry:
 
     def load_reference(self, info: ModelVersionInfo) -> pd.DataFrame:
         """The training data logged with ``info``'s run: the default drift reference."""
-        import mlflow
-        import pandas as pd
-
-        self.client
-        with tempfile.TemporaryDirectory() as folder:
-            try:
-                local = mlflow.artifacts.download_artifacts(
-                    run_id=info.run_id, artifact_path=REFERENCE_ARTIFACT, dst_path=folder
-                )
-            except Exception as exc:  # noqa: BLE001
-                raise RegistryError(
-                    f"version {info.version} of '{self.name}' has no reference data "
-                    f"({REFERENCE_ARTIFACT}): {first_line(exc)}"
-                ) from exc
-            return pd.read_parquet(local)
+        frame = self._run_parquet(info, REFERENCE_ARTIFACT, "has no reference data", False)
+        assert frame is not None  # missing_ok=False raises instead
+        return frame
 
     def load_holdout_scores(self, info: ModelVersionInfo) -> pd.DataFrame | None:
         """The held-out test split's scores and labels (``score``, ``label``) logged at training.
 
         None for a version trained before they were logged: the caller falls back.
         """
+        return self._run_parquet(info, ESTIMATION_ARTIFACT, "could not read", True)
+
+    def _run_parquet(
+        self, info: ModelVersionInfo, artifact: str, problem: str, missing_ok: bool
+    ) -> pd.DataFrame | None:
         import mlflow
         import pandas as pd
 
@@ -353,14 +346,14 @@ class Registry:
         with tempfile.TemporaryDirectory() as folder:
             try:
                 local = mlflow.artifacts.download_artifacts(
-                    run_id=info.run_id, artifact_path=ESTIMATION_ARTIFACT, dst_path=folder
+                    run_id=info.run_id, artifact_path=artifact, dst_path=folder
                 )
             except Exception as exc:  # noqa: BLE001
-                if _is_missing(exc):
+                if missing_ok and _is_missing(exc):
                     return None
                 raise RegistryError(
-                    f"could not read {ESTIMATION_ARTIFACT} of '{self.name}' version "
-                    f"{info.version}: {first_line(exc)}"
+                    f"version {info.version} of '{self.name}' {problem} ({artifact}): "
+                    f"{first_line(exc)}"
                 ) from exc
             return pd.read_parquet(local)
 

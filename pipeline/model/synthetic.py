@@ -33,8 +33,15 @@ def generate(
     drift: str = "none",
     start_id: int = 1,
     labels: bool = True,
+    strength: float = 1.0,
+    positive_rate: float | None = None,
 ) -> pd.DataFrame:
-    """``rows`` synthetic rows with all schema columns (the target too when ``labels``)."""
+    """``rows`` synthetic rows with all schema columns (the target too when ``labels``).
+
+    ``strength`` scales the drift (0: none, 1: as configured, negative: the other way for
+    numeric shifts), so a history can drift gradually; ``positive_rate`` overrides the
+    configured one (a change of the prior).
+    """
     import numpy as np
 
     if drift not in DRIFT_KINDS:
@@ -51,6 +58,9 @@ def generate(
         changes.update(drift_spec.get("prediction", {}))
     if drift in ("concept", "mixed"):
         weight_factors = drift_spec.get("concept", {})
+    if strength != 1.0:
+        changes = {name: _scaled(config, name, c, strength) for name, c in changes.items()}
+        weight_factors = {k: 1 + (float(f) - 1) * strength for k, f in weight_factors.items()}
 
     reference = _draw(config, _REFERENCE_ROWS, np.random.default_rng(_REFERENCE_SEED), {}, 1)
     rng = np.random.default_rng(seed)
@@ -59,7 +69,7 @@ def generate(
         weights = _weights(config, weight_factors)
         intercept = _solve_intercept(
             _linear_score(reference, reference, config, weights),
-            float(spec.get("positive_rate", 0.2)),
+            float(spec.get("positive_rate", 0.2)) if positive_rate is None else positive_rate,
         )
         score = intercept + _linear_score(frame, reference, config, weights)
         probability = 1.0 / (1.0 + np.exp(-score))
@@ -69,6 +79,22 @@ def generate(
         frame[config.target] = np.where(positive, config.positive_class, negative)
     ordered = [c.name for c in config.columns if c.name in frame.columns]
     return frame[ordered]
+
+
+def _scaled(
+    config: ModelConfig, name: str, change: Mapping[str, Any], strength: float
+) -> dict[str, Any]:
+    """A configured drift of one column at ``strength`` times its size."""
+    scaled: dict[str, Any] = {}
+    if "shift" in change:
+        scaled["shift"] = float(change["shift"]) * strength
+    if "scale" in change:
+        scaled["scale"] = max(0.05, 1 + (float(change["scale"]) - 1) * strength)
+    if "p" in change:
+        weight = min(abs(strength), 1.0)  # level shares move toward the drifted ones, not past
+        before = config.column(name).synth.get("p") or [1 / len(change["p"])] * len(change["p"])
+        scaled["p"] = [(1 - weight) * a + weight * b for a, b in zip(before, change["p"])]
+    return scaled
 
 
 def _draw(

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.config import FairnessConfig, Thresholds
+from pipeline.errors import ConfigError
 from pipeline.monitoring.fairness import UPPER, metric_name
 
 
@@ -58,6 +59,20 @@ def drift_verdict(
         "no_drift",
         [f"no feature of {n_features} drifted at the family-wise level {thresholds.feature_alpha}"],
     )
+
+
+DRIFT_TRIGGERS = ("dataset", "feature")
+
+
+def drift_asks_retrain(drift_detected: bool, drift_share: float, thresholds: Thresholds) -> bool:
+    """Whether drift alone is a reason to retrain, under ``thresholds.drift_trigger``."""
+    if thresholds.drift_trigger not in DRIFT_TRIGGERS:
+        raise ConfigError(
+            f"drift_trigger = {thresholds.drift_trigger!r}: choose from {', '.join(DRIFT_TRIGGERS)}"
+        )
+    if thresholds.drift_trigger == "feature":
+        return drift_detected
+    return drift_share >= thresholds.drift_share
 
 
 def retrain_decision(

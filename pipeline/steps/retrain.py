@@ -30,6 +30,7 @@ from pipeline.monitoring.importance import STABILITY_ARTIFACT, compare_importanc
 from pipeline.monitoring.performance import evaluate, labelled_rows
 from pipeline.monitoring.policy import (
     Decision,
+    drift_asks_retrain,
     fairness_gates,
     promotion_decision,
     retrain_decision,
@@ -178,8 +179,11 @@ def should_retrain(
         scored_by = latest.performance.get("model_version")
         if realized is not None and trained is not None and scored_by == champion.version:
             matured = (latest.period, round(float(trained) - float(realized), 4))
+    drifted = drift_asks_retrain(
+        bool(drift.get("drift_detected")), float(drift.get("drift_share", 0.0)), config.thresholds
+    )
     return retrain_decision(
-        bool(drift.get("drift_detected")),
+        drifted,
         concept,
         labelled_rows + (history.new_rows if history else 0),
         age_days,

@@ -1,0 +1,48 @@
+"""The backtest as people read it: the policies side by side, and their metric over time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.reporting.report import xychart
+
+_COLUMNS = (
+    ("retrains", "retrains", "d"),
+    ("promotions", "promotions", "d"),
+    ("mean_metric", "mean ROC AUC", ".4f"),
+    ("worst_metric", "worst ROC AUC", ".4f"),
+    ("months_below_gate", "months below gate", "d"),
+    ("false_alarms", "false alarms", "d"),
+    ("missed_degradations", "missed degradations", "d"),
+)
+
+
+def render_backtest(result: dict[str, Any]) -> str:
+    """``backtest.md`` from ``backtest.json``'s content."""
+    policies: dict[str, dict[str, Any]] = result["policies"]
+    default = result["default_policy"]
+    header = "| policy | " + " | ".join(title for _, title, _ in _COLUMNS) + " |"
+    lines = [
+        f"## Backtest: {result['model']}, {result['source']}",
+        "",
+        f"{result['replayed_months']} months replayed, labels {result['label_delay_months']} "
+        f"month(s) late; the realized ROC AUC of the model each policy served, known in "
+        f"hindsight. `{default}` is the policy the monthly cycle runs.",
+        "",
+        header,
+        "| --- |" + " ---: |" * len(_COLUMNS),
+    ]
+    for name, summary in policies.items():
+        cells = [format(summary[key], spec) for key, _, spec in _COLUMNS]
+        label = f"**{name}**" if name == default else name
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    months = result["months"]
+    series = [("line", [m["policies"][name]["metric"] or 0.0 for m in months]) for name in policies]
+    chart = xychart(
+        "Realized ROC AUC per month: " + ", ".join(policies),
+        "ROC AUC",
+        [m["period"] for m in months],
+        series,
+        top=1,
+    )
+    return "\n".join(lines) + "\n\n" + chart + "\n"
