@@ -214,3 +214,16 @@ def test_an_unknown_drift_trigger_is_a_configuration_error() -> None:
         assert str(error) == "drift_trigger = 'sometimes': choose from dataset, feature"
     else:
         raise AssertionError("no ConfigError")
+
+
+def test_a_drift_under_the_dataset_share_says_why_it_does_not_retrain() -> None:
+    from pipeline.monitoring.policy import drift_note
+
+    note = drift_note(True, 0.1, T)
+    decision = retrain_decision(False, False, 500, 10, False, T, drift_note=note)
+    assert decision.outcome == "skip"
+    assert decision.reasons == [
+        "drift detected, but its drifted share 10% is under 30%, the share that retrains on "
+        "drift alone; no performance drop; the champion is recent"
+    ]
+    assert drift_note(True, 0.5, T) is None and drift_note(False, 0.0, T) is None

@@ -75,6 +75,16 @@ def drift_asks_retrain(drift_detected: bool, drift_share: float, thresholds: Thr
     return drift_share >= thresholds.drift_share
 
 
+def drift_note(drift_detected: bool, drift_share: float, thresholds: Thresholds) -> str | None:
+    """Why a detected drift does not ask for a retrain, or None when it does (or none was)."""
+    if not drift_detected or drift_asks_retrain(drift_detected, drift_share, thresholds):
+        return None
+    return (
+        f"drift detected, but its drifted share {drift_share:.0%} is under "
+        f"{thresholds.drift_share:.0%}, the share that retrains on drift alone"
+    )
+
+
 def retrain_decision(
     drift_detected: bool,
     concept_drift: bool,
@@ -84,12 +94,14 @@ def retrain_decision(
     thresholds: Thresholds,
     estimated_drop: float | None = None,
     matured_drop: tuple[str, float] | None = None,
+    drift_note: str | None = None,
 ) -> Decision:
     """Retrain on a trigger (drift, performance drop, age, --force) with enough labels.
 
     A performance drop is the realized one (``concept_drift``, from labels) when labels exist,
     else the estimated one (``estimated_drop``, from the champion's scores); the reason says
     which. ``matured_drop`` is (period, drop) of the newest period whose late labels arrived.
+    ``drift_note`` says why a detected drift does not count (``drift_asks_retrain``).
     """
     triggers: list[str] = []
     if force:
@@ -119,6 +131,8 @@ def retrain_decision(
             f"(limit {thresholds.max_model_age_days})"
         )
     if not triggers:
+        if drift_note:
+            return Decision("skip", [f"{drift_note}; no performance drop; the champion is recent"])
         return Decision("skip", ["no drift, no performance drop and the champion is recent"])
     if not force and labelled_rows < thresholds.min_new_labels:
         return Decision(

@@ -31,6 +31,7 @@ from pipeline.monitoring.performance import evaluate, labelled_rows
 from pipeline.monitoring.policy import (
     Decision,
     drift_asks_retrain,
+    drift_note,
     fairness_gates,
     promotion_decision,
     retrain_decision,
@@ -179,9 +180,8 @@ def should_retrain(
         scored_by = latest.performance.get("model_version")
         if realized is not None and trained is not None and scored_by == champion.version:
             matured = (latest.period, round(float(trained) - float(realized), 4))
-    drifted = drift_asks_retrain(
-        bool(drift.get("drift_detected")), float(drift.get("drift_share", 0.0)), config.thresholds
-    )
+    detected, share = bool(drift.get("drift_detected")), float(drift.get("drift_share", 0.0))
+    drifted = drift_asks_retrain(detected, share, config.thresholds)
     return retrain_decision(
         drifted,
         concept,
@@ -191,6 +191,7 @@ def should_retrain(
         config.thresholds,
         estimated_drop=None if estimated is None else float(estimated),
         matured_drop=matured,
+        drift_note=drift_note(detected, share, config.thresholds),
     )
 
 
