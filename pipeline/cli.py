@@ -46,7 +46,7 @@ def add_flag(parser: argparse.ArgumentParser, name: str, help_text: str) -> None
 
 
 def _out_dir(args: argparse.Namespace, settings: Settings) -> Path:
-    from pipeline.cycle import current_period
+    from pipeline.model.periods import current_period
 
     if getattr(args, "out", None):
         return Path(args.out)
@@ -179,7 +179,7 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import current_period
+    from pipeline.model.periods import current_period
     from pipeline.steps.report import report_failure_step, report_step
 
     config = settings.model(args.model)
@@ -228,7 +228,8 @@ def cmd_dispatch(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import current_period, parse_steps, run_cycle
+    from pipeline.cycle import parse_steps, run_cycle
+    from pipeline.model.periods import current_period
 
     return run_cycle(
         settings,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline.config import GitHubTarget, ModelConfig, Settings
 from pipeline.edges.alerts import alert_text, send_alert
 from pipeline.edges.registry import CHAMPION, Registry
 from pipeline.errors import ConfigError
+from pipeline.model.periods import period_seed
 from pipeline.results import set_step_outputs, to_jsonable, write_json_atomic
 from pipeline.steps.drift import drift_step
 from pipeline.steps.labels import ingest_matured_labels, label_inbox
@@ -25,15 +25,6 @@ from pipeline.steps.retrain import retrain_step
 from pipeline.steps.train import generate_batch, train_step
 
 log = logging.getLogger("pipeline")
-
-
-def current_period() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m")
-
-
-def period_seed(period: str) -> int:
-    digits = "".join(ch for ch in period if ch.isdigit())
-    return int(digits) if digits else 0
 
 
 CYCLE_STEPS = ("predict", "drift", "retrain", "report")

@@ -42,6 +42,11 @@ def dumps(value: Any) -> str:
     return json.dumps(to_jsonable(value), indent=2, sort_keys=False) + "\n"
 
 
+def read_json_if_exists(path: Path) -> dict[str, Any]:
+    """``path``'s JSON object, or {} when an optional result was not written (yet)."""
+    return read_json(path) if path.exists() else {}
+
+
 def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 from pipeline.errors import DataError
 
@@ -33,3 +34,14 @@ def months_between(earlier: str, later: str) -> int:
 def shift_month(period: str, months: int) -> str:
     index = month_index(period) + months
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def current_period() -> str:
+    """This month, in UTC: the default period of every command."""
+    return datetime.now(timezone.utc).strftime("%Y-%m")
+
+
+def period_seed(period: str) -> int:
+    """A synthetic batch's seed: the period's digits, so a month is the same on every rerun."""
+    digits = "".join(ch for ch in period if ch.isdigit())
+    return int(digits) if digits else 0

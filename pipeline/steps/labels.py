@@ -29,7 +29,7 @@ from pipeline.model.periods import is_month, months_between
 from pipeline.model.predict import PREDICTIONS_FILE, SUMMARY_FILE
 from pipeline.monitoring.drift import DRIFT_FILE
 from pipeline.monitoring.performance import score_metrics
-from pipeline.results import read_json, staged_outputs
+from pipeline.results import read_json, read_json_if_exists, staged_outputs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,8 +86,9 @@ def labels_step(
         performance = RealizedPerformance(**read_json(earlier))
         return LabelIngest(config.name, folder.name, str(file), 0, False, performance)
 
-    performance = _performance(config, folder, predictions, merged, key, file)
-    performance.mlflow_run_id = _log_to_mlflow(settings, config, folder, performance)
+    drift = read_json_if_exists(folder / DRIFT_FILE)
+    performance = _performance(config, folder, drift, predictions, merged, key, file)
+    performance.mlflow_run_id = _log_to_mlflow(settings, config, folder, drift, performance)
     # MLflow first, then both files in one staged move: a failed write leaves neither file new.
     with staged_outputs(folder) as outputs:
         write_frame(outputs, LABELS_FILE, merged)
@@ -165,6 +166,7 @@ def _merge(
 def _performance(
     config: ModelConfig,
     folder: Path,
+    drift: dict[str, Any],
     predictions: pd.DataFrame,
     labels: pd.DataFrame,
     key: str,
@@ -180,8 +182,7 @@ def _performance(
             joined["score"].to_numpy(), truth, config.decision_threshold
         ).items()
     }
-    drift = read_json(folder / DRIFT_FILE) if (folder / DRIFT_FILE).exists() else {}
-    summary = read_json(folder / SUMMARY_FILE) if (folder / SUMMARY_FILE).exists() else {}
+    summary = read_json_if_exists(folder / SUMMARY_FILE)
     estimated = drift.get("estimated_performance")
     realized = metrics.get("roc_auc")
     error = (
@@ -189,8 +190,7 @@ def _performance(
         if estimated and realized is not None and realized == realized
         else None
     )
-    earlier = folder / PERFORMANCE_FILE
-    files = list(read_json(earlier).get("label_files", [])) if earlier.exists() else []
+    files = list(read_json_if_exists(folder / PERFORMANCE_FILE).get("label_files", []))
     return RealizedPerformance(
         model=config.name,
         period=folder.name,
@@ -207,7 +207,11 @@ def _performance(
 
 
 def _log_to_mlflow(
-    settings: Settings, config: ModelConfig, folder: Path, performance: RealizedPerformance
+    settings: Settings,
+    config: ModelConfig,
+    folder: Path,
+    drift: dict[str, Any],
+    performance: RealizedPerformance,
 ) -> str:
     """The realized metrics on the period's drift run (or a ``labels`` run when it has none)."""
     registry = Registry(settings, config)
@@ -215,7 +219,6 @@ def _log_to_mlflow(
     metrics["realized_labelled_rows"] = float(performance.labelled_rows)
     if performance.estimation_error is not None:
         metrics["estimation_error_roc_auc"] = performance.estimation_error
-    drift = read_json(folder / DRIFT_FILE) if (folder / DRIFT_FILE).exists() else {}
     run_id = drift.get("mlflow_run_id")
     if run_id:
         registry.add_to_run(str(run_id), metrics=metrics)

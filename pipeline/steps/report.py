@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 from pipeline.config import GitHubTarget, ModelConfig, Settings
 from pipeline.edges.alerts import alert_text, send_alert
@@ -19,7 +18,7 @@ from pipeline.model.predict import SUMMARY_FILE
 from pipeline.monitoring.drift import DRIFT_FILE
 from pipeline.reporting.operations import OPERATIONS_FILE, TIMINGS_FILE, operations
 from pipeline.reporting.publish import Publication, publish_failure, publish_report
-from pipeline.results import read_json, set_step_outputs, write_json_atomic
+from pipeline.results import read_json, read_json_if_exists, set_step_outputs, write_json_atomic
 from pipeline.steps.retrain import RETRAIN_FILE
 
 log = logging.getLogger("pipeline")
@@ -53,10 +52,9 @@ def report_step(
 def _log_operations(registry: Registry, out_dir: Path) -> None:
     """The run's operational metrics: one MLflow ``operations`` run, and ``operations.json``."""
 
-    def found(name: str) -> dict[str, Any]:
-        return read_json(out_dir / name) if (out_dir / name).exists() else {}
-
-    summary = operations(found(SUMMARY_FILE), found(DRIFT_FILE), found(TIMINGS_FILE))
+    summary = operations(
+        *(read_json_if_exists(out_dir / name) for name in (SUMMARY_FILE, DRIFT_FILE, TIMINGS_FILE))
+    )
     reasons = json.dumps(summary.rejection_reasons)[:6000]
     summary.mlflow_run_id = registry.log_run(
         "operations",

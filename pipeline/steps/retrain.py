@@ -1,8 +1,9 @@
 """`pipeline retrain`: asks the policy whether to retrain, trains a challenger, compares it.
 
-The challenger learns from the champion's reference data plus half of this period's labelled
-rows; the other half (stratified, never seen by either model) is where the two are compared,
-so "better" means better on the same recent data.
+The challenger learns from the champion's reference data plus recent labelled rows, and the
+two are compared on recent rows neither learned from, so "better" means better on the same
+recent data: half of this batch's labels when it has them; otherwise (labels arrive late) the
+matured months the champion has not learned from, compared on the newest of them.
 """
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ from pipeline.monitoring.policy import (
 )
 from pipeline.reporting.cards import CARD_FILE, gather_card_facts
 from pipeline.reporting.operations import record_seconds
-from pipeline.results import read_json, set_step_outputs, to_jsonable, write_json_atomic
+from pipeline.results import (
+    read_json,
+    read_json_if_exists,
+    set_step_outputs,
+    to_jsonable,
+    write_json_atomic,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,11 +99,31 @@ LEARNED_PERIODS_TAG = "driftgate.learned_periods"  # matured periods a version l
 
 @dataclass
 class MaturedPeriod:
-    """A period whose labels arrived: its scored rows joined to them (``__label__`` set)."""
+    """A period whose labels arrived; its rows are read only when a challenger learns them."""
 
     period: str
-    frame: pd.DataFrame
+    folder: Path
+    batch: Path  # the batch file the period scored
     performance: dict[str, Any]
+
+    @property
+    def rows(self) -> int:
+        """Its labelled rows (``performance.json``): all the policy needs to know."""
+        return int(self.performance.get("labelled_rows", 0))
+
+    def frame(self, config: ModelConfig) -> pd.DataFrame:
+        """The period's validated rows that have a late label, with the label set."""
+        import pandas as pd
+
+        batch = validate_batch(read_batch(self.batch), config, str(self.batch))
+        key = id_column(config)
+        labels = pd.read_parquet(self.folder / LABELS_FILE)
+        by_id = dict(zip(labels[key].astype(str), labels[config.target], strict=True))
+        frame = batch.frame.copy()
+        frame[config.target] = id_keys(frame[key]).map(by_id)
+        frame = frame[frame[config.target].notna()].copy()
+        frame["__label__"] = (frame[config.target] == config.positive_class).astype("float64")
+        return frame
 
 
 @dataclass
@@ -109,7 +136,7 @@ class LabelledHistory:
     @property
     def new_rows(self) -> int:
         """Labelled rows the champion has not learned from."""
-        return sum(len(p.frame) for p in self.periods if p.period not in self.learned)
+        return sum(p.rows for p in self.periods if p.period not in self.learned)
 
 
 def labelled_history(
@@ -131,25 +158,9 @@ def labelled_history(
         if not source.is_file():
             log.warning("the batch of %s (%s) is gone: its labels cannot be used", folder, source)
             continue
-        frame = _joined(config, validate_batch(read_batch(source), config, str(source)), folder)
-        history.periods.append(
-            MaturedPeriod(folder.name, frame, read_json(folder / PERFORMANCE_FILE))
-        )
+        performance = read_json(folder / PERFORMANCE_FILE)
+        history.periods.append(MaturedPeriod(folder.name, folder, source, performance))
     return history
-
-
-def _joined(config: ModelConfig, batch: ValidatedBatch, folder: Path) -> pd.DataFrame:
-    """The period's validated rows that have a late label, with the label set."""
-    import pandas as pd
-
-    key = id_column(config)
-    labels = pd.read_parquet(folder / LABELS_FILE)
-    by_id = dict(zip(labels[key].astype(str), labels[config.target], strict=True))
-    frame = batch.frame.copy()
-    frame[config.target] = id_keys(frame[key]).map(by_id)
-    frame = frame[frame[config.target].notna()].copy()
-    frame["__label__"] = (frame[config.target] == config.positive_class).astype("float64")
-    return frame
 
 
 def should_retrain(
@@ -238,7 +249,7 @@ def run_retrain(
     recent = frame[frame["__label__"].notna()] if current.has_labels else frame.iloc[0:0]
     learned = list(history.learned) if history else []
     if len(recent) < 2 * _MIN_HOLDOUT_LABELS and history and history.periods:
-        training, holdout, evaluated_on, added = _split_history(history, reference, seed)
+        training, holdout, evaluated_on, added = _split_history(config, history, reference, seed)
         learned += [name for name in added if name not in learned]
     else:
         training, holdout, evaluated_on = _split_recent(recent, reference, seed)
@@ -336,7 +347,7 @@ def _split_recent(
 
 
 def _split_history(
-    history: LabelledHistory, reference: pd.DataFrame | None, seed: int
+    config: ModelConfig, history: LabelledHistory, reference: pd.DataFrame | None, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, int]]:
     """Training rows (reference plus the unseen matured periods) and the newest period's rows.
 
@@ -345,16 +356,19 @@ def _split_history(
     import pandas as pd
 
     newest = history.periods[-1]
-    earlier = [p for p in history.periods[:-1] if p.period not in history.learned]
+    newest_frame = newest.frame(config)
+    earlier = {
+        p.period: p.frame(config) for p in history.periods[:-1] if p.period not in history.learned
+    }
     if not earlier:
-        training, holdout, _ = _split_recent(newest.frame, reference, seed)
+        training, holdout, _ = _split_recent(newest_frame, reference, seed)
         where = f"held-out half of {newest.period}'s late-labelled rows ({len(holdout)})"
         rows = len(training) - (0 if reference is None else len(reference))
         return training, holdout, where, {newest.period: rows}
-    frames = [f for f in (reference, *(p.frame for p in earlier)) if f is not None]
+    frames = [f for f in (reference, *earlier.values()) if f is not None]
     training = pd.concat(frames, ignore_index=True)
-    where = f"{newest.period}'s late-labelled rows ({len(newest.frame)}), learned by neither model"
-    return training, newest.frame, where, {p.period: len(p.frame) for p in earlier}
+    where = f"{newest.period}'s late-labelled rows ({len(newest_frame)}), learned by neither model"
+    return training, newest_frame, where, {name: len(f) for name, f in earlier.items()}
 
 
 def _rounded(metrics: dict[str, float]) -> dict[str, float]:
@@ -370,7 +384,7 @@ def retrain_step(
 ) -> RetrainResult:
     started = time.perf_counter()
 
-    drift = read_json(out_dir / DRIFT_FILE) if (out_dir / DRIFT_FILE).exists() else {}
+    drift = read_json_if_exists(out_dir / DRIFT_FILE)
     if not drift and not force:
         raise RegistryError(f"{out_dir / DRIFT_FILE} does not exist: run `pipeline drift` first")
     registry = Registry(settings, config)
