@@ -215,6 +215,21 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> Any:
     return sync_step(settings, [settings.model(name) for name in names])
 
 
+def cmd_state(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.config import StateTarget
+    from pipeline.model.periods import current_period
+    from pipeline.steps.state import state_pull_step, state_push_step, state_status_step
+
+    target = StateTarget.from_env(settings)
+    if args.state_command == "status":
+        return state_status_step(settings, target)
+    config = settings.model(args.model)
+    if args.state_command == "pull":
+        return state_pull_step(settings, config, target, fresh=args.fresh)
+    period = args.period or current_period()
+    return state_push_step(settings, config, target, period, args.step)
+
+
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.steps.promote import rollback_step
 
@@ -355,6 +370,30 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--out", required=True, help="folder for backtest.json and backtest.md")
 
     add("sync", cmd_sync, "make the registry's champions match the model cards")
+
+    state = commands.add_parser(
+        "state",
+        help="keep the registry, outputs and data on a git branch between runs",
+        parents=[common],
+        allow_abbrev=False,
+    )
+    state_commands = state.add_subparsers(dest="state_command", metavar="ACTION", required=True)
+
+    def add_state(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = state_commands.add_parser(
+            name, help=help_text, description=help_text, parents=[common], allow_abbrev=False
+        )
+        sub.set_defaults(handler=cmd_state)
+        return sub
+
+    pull = add_state("pull", "restore the model's state from the state branch (before a job)")
+    pull.add_argument(
+        "--fresh", action="store_true", help="start the model anew on purpose: restore nothing"
+    )
+    push = add_state("push", "save the model's state to the state branch (after a job)")
+    push.add_argument("--period", help="the period this run worked on (default: this month)")
+    push.add_argument("--step", default="state push", help="what the run did, for the commit")
+    add_state("status", "what the state branch holds, per model (reads, restores nothing)")
 
     rollback = add("rollback", cmd_rollback, "champion := previous")
     rollback.add_argument("--reason", default="manual rollback")

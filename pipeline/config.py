@@ -137,6 +137,13 @@ class Settings:
     predict_chunk_rows: int = 100000
     prediction_log_url: str = ""
     serve_reload_seconds: float = 10.0
+    # Durable state without a server (``pipeline state pull|push``): a branch of a Git remote.
+    state_remote: str = ""  # any git URL; empty: the workflow's repository, else origin
+    state_branch: str = "driftgate-state"
+    state_dir: str = ".driftgate/state"  # the local clone of that branch
+    state_prune_days: int = 90  # artifacts of unnamed versions and old runs older than this go
+    state_history_commits: int = 60  # older commits of the branch are squashed into one
+    state_warn_mb: float = 100.0
     models: Mapping[str, ModelConfig] = field(default_factory=dict)
 
     def model(self, name: str | None) -> ModelConfig:
@@ -450,6 +457,47 @@ class GitHubTarget:
             raise ConfigError(
                 f"GITHUB_REPOSITORY must be owner/name (got {self.repository!r}), or pass --dry-run"
             )
+
+
+@dataclass(frozen=True)
+class StateTarget:
+    """Where ``pipeline state`` keeps the durable state: a branch of a Git remote.
+
+    ``url`` empty means the checkout's own ``origin``. On GitHub Actions the default is the
+    workflow's repository, reached with the job's token as an HTTP header (never in the URL,
+    so it cannot leak into a log or a remote's config).
+    """
+
+    url: str
+    branch: str
+    auth_header: str | None = None
+    run_label: str = "a local run"
+    run_url: str | None = None
+
+    @classmethod
+    def from_env(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> StateTarget:
+        import base64
+
+        env = os.environ if environ is None else environ
+        github = GitHubTarget.from_env(env)
+        url = settings.state_remote
+        if not url and github.repository:
+            url = f"{github.server_url}/{github.repository}.git"
+        header = None
+        if github.token and url.startswith(github.server_url + "/"):
+            pair = base64.b64encode(f"x-access-token:{github.token}".encode()).decode()
+            header = f"AUTHORIZATION: basic {pair}"
+        label = "a local run"
+        if github.run_id:
+            workflow = env.get("GITHUB_WORKFLOW", "workflow")
+            job = env.get("GITHUB_JOB", "")
+            label = f"{workflow} run {github.run_id}" + (f" ({job})" if job else "")
+        return cls(url, settings.state_branch, header, label, github.run_url)
+
+
+def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a child process (git): this process's own, with ``extra`` on top."""
+    return {**os.environ, **extra}
 
 
 def alert_webhook_url(environ: Mapping[str, str] | None = None) -> str:

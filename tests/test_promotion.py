@@ -178,3 +178,20 @@ def test_a_failed_run_is_reported_with_its_step(
     assert issue["title"] == "Driftgate run failed: attrition 2026-02 (predict)"
     assert "failed at step `predict`" in issue["body"]
     assert f"https://github.com/{FULL_NAME}/actions/runs/4242" in issue["body"]
+
+
+def test_sync_refuses_a_card_naming_a_version_the_registry_lacks(
+    project: Path, trained_stores: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_trained_store(project, trained_stores, monkeypatch, "one_version.db", "sync.db")
+    cards = project / "model_cards"
+    cards.mkdir(exist_ok=True)
+    (cards / "attrition.md").write_text(
+        (REPO / CARD).read_text().replace("version: null", "version: 7", 1)
+    )
+    monkeypatch.setenv("PIPELINE_MODEL_CARDS_DIR", str(cards))
+    result = run_cli("sync", "--model", "attrition")
+    assert result.code == 4
+    assert "names champion v7, which the registry" in result.stderr
+    assert "(v1): restore its state (`pipeline state pull`)" in result.stderr
+    assert alias(CHAMPION) == 1

@@ -204,8 +204,9 @@ def test_inputs_are_typed_described_and_defaulted() -> None:
     # The schedule dispatches monthly.yml once per configured model, with its inputs.
     schedule = _load(REPO / ".github" / "workflows" / "schedule.yml")
     assert schedule[True]["schedule"] == [{"cron": "0 0 1 * *"}]
-    [dispatch] = [i.argv for i in workflow_invocations(REPO / ".github/workflows/schedule.yml")]
-    assert dispatch[:3] == ["dispatch", "--workflow", "monthly.yml"]
+    commands = [i.argv for i in workflow_invocations(REPO / ".github/workflows/schedule.yml")]
+    assert commands == [["state", "status"], commands[-1]]
+    assert commands[-1][:3] == ["dispatch", "--workflow", "monthly.yml"]
     inputs = document[True]["workflow_dispatch"]["inputs"]
     assert set(inputs) == {"model", "simulate_drift", "force_retrain", "dry_run"}
     for name, spec in inputs.items():
@@ -225,6 +226,58 @@ def test_jobs_are_least_privilege_time_bounded_and_pinned() -> None:
                     assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", uses), uses
                 if "run" in step:
                     assert "${{" not in step["run"], f"{path.name} job '{name}': expression in run"
+
+
+# Commands that read or write the model's registry, outputs or data.
+REGISTRY_COMMANDS = {"predict", "drift", "retrain", "report", "promote", "sync", "rollback", "run"}
+
+
+def _job_commands(job: dict[str, Any]) -> list[list[str]]:
+    return [argv for step in job.get("steps") or [] for argv in _pipeline_argv(step.get("run", ""))]
+
+
+def _touches_registry(argv: list[str]) -> bool:
+    if argv[0] == "promote" and "--print-model" in argv:
+        return False  # reads the event file only
+    if argv[0] == "report" and "--failed-step" in argv:
+        return False  # opens the failure issue from the run's facts
+    return argv[0] in REGISTRY_COMMANDS
+
+
+def test_every_job_that_touches_the_registry_pulls_first_and_pushes_after() -> None:
+    checked = 0
+    for path in WORKFLOWS:
+        for name, job in _load(path)["jobs"].items():
+            commands = _job_commands(job)
+            touching = [i for i, argv in enumerate(commands) if _touches_registry(argv)]
+            pulls = [i for i, argv in enumerate(commands) if argv[:2] == ["state", "pull"]]
+            pushes = [i for i, argv in enumerate(commands) if argv[:2] == ["state", "push"]]
+            where = f"{path.name} job '{name}'"
+            if not touching:
+                assert not pulls and not pushes, f"{where} moves the state but uses no registry"
+                continue
+            checked += 1
+            assert pulls and pulls[0] < touching[0], f"{where} does not pull the state first"
+            assert pushes and pushes[-1] > touching[-1], f"{where} does not push the state after"
+            for argv in commands:
+                if argv[:1] == ["state"]:
+                    assert "--model" in argv, f"{where}: {' '.join(argv)} names no model"
+    assert checked == 5  # monthly: predict, drift, retrain, report; promote: promote
+
+
+def test_contents_write_only_where_the_state_or_a_card_is_pushed() -> None:
+    for path in WORKFLOWS:
+        for name, job in _load(path)["jobs"].items():
+            pushes = any(argv[:2] == ["state", "push"] for argv in _job_commands(job))
+            writes = (job.get("permissions") or {}).get("contents") == "write"
+            assert writes == pushes, f"{path.name} job '{name}': contents write={writes}"
+
+
+def test_the_state_branch_never_triggers_ci_and_no_job_carries_the_old_artifact() -> None:
+    ci = _load(REPO / ".github" / "workflows" / "ci.yml")
+    assert ci[True]["push"]["branches"] == ["main"]
+    for path in WORKFLOWS:
+        assert "name: driftgate-state" not in path.read_text(encoding="utf-8"), path.name
 
 
 def test_truth_values_parse_as_a_workflow_passes_them() -> None:

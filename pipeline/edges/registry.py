@@ -21,6 +21,7 @@ from pipeline.errors import RegistryError, first_line
 from pipeline.monitoring.estimation import ESTIMATION_ARTIFACT
 from pipeline.monitoring.fairness import FAIRNESS_ARTIFACT
 from pipeline.monitoring.importance import IMPORTANCE_ARTIFACT
+from pipeline.monitoring.retention import StoredRun, StoredVersion
 from pipeline.results import to_jsonable
 
 if TYPE_CHECKING:
@@ -260,6 +261,48 @@ class Registry:
         aliases = self._aliases_by_version() if found else {}
         infos = (self._info(v, aliases.get(str(v.version), [])) for v in found)
         return sorted(infos, key=lambda v: v.version, reverse=True)
+
+    def retention_inventory(self) -> tuple[list[StoredVersion], list[StoredRun]]:
+        """Every version (with its run, logged model and aliases) and every run of the model."""
+        try:
+            found = self.client.search_model_versions(f"name='{self.name}'")
+            aliases = self._aliases_by_version() if found else {}
+            experiment = self.client.get_experiment_by_name(self.experiment)
+            runs: list[Any] = []
+            token = None
+            while experiment is not None:
+                page = self.client.search_runs(
+                    [experiment.experiment_id], max_results=1000, page_token=token
+                )
+                runs.extend(page)
+                token = page.token
+                if not token:
+                    break
+        except Exception as exc:  # noqa: BLE001
+            raise RegistryError(f"MLflow lookup failed: {first_line(exc)}") from exc
+
+        def stamp(millis: int | None) -> datetime:
+            return datetime.fromtimestamp((millis or 0) / 1000, tz=timezone.utc)
+
+        versions = []
+        for v in found:
+            source = str(v.source or "")
+            model_id = getattr(v, "model_id", None) or (
+                source.removeprefix("models:/").split("/")[0]
+                if source.startswith("models:/")
+                else None
+            )
+            versions.append(
+                StoredVersion(
+                    version=int(v.version),
+                    run_id=v.run_id or "",
+                    model_id=model_id,
+                    created=stamp(v.creation_timestamp),
+                    aliases=tuple(aliases.get(str(v.version), [])),
+                )
+            )
+        stored_runs = [StoredRun(r.info.run_id, stamp(r.info.start_time)) for r in runs]
+        return versions, stored_runs
 
     def _aliases_by_version(self) -> dict[str, list[str]]:
         try:

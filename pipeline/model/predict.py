@@ -126,8 +126,13 @@ def predict_file(
     source: Path,
     out_dir: Path,
     chunk_rows: int,
+    recorded_source: str | None = None,
 ) -> PredictionSummary:
-    """Score ``source`` into ``out_dir/predictions.parquet`` and ``out_dir/predict.json``."""
+    """Score ``source`` into ``out_dir/predictions.parquet`` and ``out_dir/predict.json``.
+
+    ``recorded_source`` is how ``predict.json`` names the batch (default: ``source``): a path
+    relative to the project keeps the results valid in another checkout of the state.
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -174,7 +179,7 @@ def predict_file(
                 model=config.name,
                 model_version=version,
                 run_id=run_id,
-                source=str(source),
+                source=recorded_source or str(source),
                 rows=rows,
                 scored_rows=stats.count,
                 rejected_rows=rejected,

@@ -343,7 +343,8 @@ def _links_section(results: RunResults) -> str:
         lines.append(f"- Promotion PR: #{pull['number']} ({pull['url']})")
     if run_url:
         lines.append(f"- Workflow run: {run_url}")
-        lines.append(f"- HTML drift report: artifact `drift-report` of {run_url}#artifacts")
+        artifact = f"evidently-report-{results.model}-{results.period}"
+        lines.append(f"- HTML drift report: artifact `{artifact}` of {run_url}#artifacts")
     else:
         lines.append("- Workflow run: local run (no GitHub Actions context)")
         lines.append("- HTML drift report: `drift_report.html` beside this report")

@@ -22,6 +22,10 @@ def predict_step(
     registry = Registry(settings, config)
     champion = registry.require_alias(CHAMPION)
     model = registry.load_model(champion)
+    try:
+        recorded = source.resolve().relative_to(settings.project_root).as_posix()
+    except ValueError:
+        recorded = str(source)
     summary = predict_file(
         model,
         config,
@@ -30,6 +34,7 @@ def predict_step(
         source,
         out_dir,
         settings.predict_chunk_rows,
+        recorded_source=recorded,
     )
     append_jsonl(
         settings.path(settings.output_dir) / config.name / "prediction_log.jsonl",

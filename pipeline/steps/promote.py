@@ -171,6 +171,15 @@ def sync_step(settings: Settings, models: list[ModelConfig]) -> list[AliasMove]:
         if card.champion.version is None:
             log.info("card of '%s' names no champion yet: nothing to sync", config.name)
             continue
+        registry = Registry(settings, config)
+        known = [v.version for v in registry.versions()]
+        if card.champion.version not in known:
+            have = ", ".join(f"v{v}" for v in sorted(known)) or "no version at all"
+            raise RegistryError(
+                f"{settings.card_repo_path(config.name)} names champion "
+                f"v{card.champion.version}, which the registry at {settings.tracking_uri} does "
+                f"not have ({have}): restore its state (`pipeline state pull`) or fix the card"
+            )
         # The card is the desired state, but a hand-edited card is not a way around the gates:
         # sync moves the alias through the same checks as `promote`.
         moves.append(

@@ -154,7 +154,8 @@ def labelled_history(
         back = months_between(folder.name, period)
         if not 0 < back <= config.training_window_months:
             continue
-        source = Path(str(read_json(folder / SUMMARY_FILE).get("source", "")))
+        # Relative to the project (a state restored in another checkout), or absolute.
+        source = settings.path(str(read_json(folder / SUMMARY_FILE).get("source", "")))
         if not source.is_file():
             log.warning("the batch of %s (%s) is gone: its labels cannot be used", folder, source)
             continue
