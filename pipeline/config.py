@@ -414,6 +414,9 @@ class GitHubTarget:
     backoff: float = 1.0
     max_wait: float = 120.0
     write_interval: float = 1.0
+    # Every wait (backoff, Retry-After, a rate limit's reset) is multiplied by this: 1 in real
+    # use; tests against the local fake scale them down so a soak of faults runs in seconds.
+    wait_scale: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GitHubTarget:
@@ -438,6 +441,7 @@ class GitHubTarget:
             backoff=number("PIPELINE_GITHUB_BACKOFF", cls.backoff),
             max_wait=number("PIPELINE_GITHUB_MAX_WAIT", cls.max_wait),
             write_interval=number("PIPELINE_GITHUB_WRITE_INTERVAL", cls.write_interval),
+            wait_scale=number("PIPELINE_GITHUB_WAIT_SCALE", cls.wait_scale),
         )
 
     @property

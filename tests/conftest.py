@@ -160,6 +160,8 @@ def point_at_fake_github(monkeypatch: pytest.MonkeyPatch, api_url: str, token: s
     monkeypatch.setenv("PIPELINE_GITHUB_BACKOFF", "0.01")
     monkeypatch.setenv("PIPELINE_GITHUB_WRITE_INTERVAL", "0")
     monkeypatch.setenv("PIPELINE_GITHUB_MAX_WAIT", "5")
+    # Retry-After and reset waits as GitHub sends them, slept at 1/100 of their length.
+    monkeypatch.setenv("PIPELINE_GITHUB_WAIT_SCALE", "0.01")
     monkeypatch.delenv("ALERT_WEBHOOK_URL", raising=False)
 
 

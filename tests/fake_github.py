@@ -1,10 +1,12 @@
 """A local stand-in for GitHub's REST API: the endpoints Driftgate calls, with GitHub's shapes.
 
-It keeps state (labels, issues, pull requests, comments, branches, files), paginates lists with
-``Link`` headers, sends the rate-limit headers, and can be told to fail the next matching
-requests (5xx, 403/429 rate limits with ``Retry-After``) so tests can check retries. Response
-bodies follow ``shared/reference/github/README.md``; URLs point back at this server, because
-PyGithub follows the ``url`` fields it is given.
+It keeps state (labels, issues, pull requests, comments, branches, files, workflow runs),
+paginates every list with ``Link`` headers, sends the rate-limit headers, and fails the way
+GitHub does: told to fail the next matching requests (``fail``), or at random (``chaos``, seeded)
+with a 502 that applied nothing, a 502 after the write was applied, 429 or a secondary-limit 403
+with ``Retry-After``, an exhausted primary limit with its reset time; a stale sha gets a 409.
+Response bodies follow ``shared/reference/github/README.md``; URLs point back at this server,
+because PyGithub follows the ``url`` fields it is given.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import base64
 import hashlib
 import json
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,6 +36,27 @@ class Failure:
     times: int
     headers: dict[str, str] = field(default_factory=dict)
     message: str = "Server Error"
+    applied: bool = False  # the request takes effect, then the answer is the error
+
+
+# What GitHub answers when it fails: (status, message, headers, applied).
+FAULTS: dict[str, tuple[int, str, dict[str, str], bool]] = {
+    "502": (502, "Server Error", {}, False),
+    "502-applied": (502, "Server Error", {}, True),
+    "429": (429, "You have exceeded a secondary rate limit", {"Retry-After": "1"}, False),
+    "403-secondary": (
+        403,
+        "You have exceeded a secondary rate limit. Please wait a few minutes.",
+        {"Retry-After": "2"},
+        False,
+    ),
+    "403-primary": (
+        403,
+        "API rate limit exceeded for installation ID 1.",
+        {"X-RateLimit-Remaining": "0"},  # X-RateLimit-Reset: 2 s on, added when it is sent
+        False,
+    ),
+}
 
 
 @dataclass
@@ -42,6 +66,7 @@ class Request:
     query: dict[str, list[str]]
     body: Any
     status: int
+    applied: bool = False  # answered with an error after it took effect
 
 
 class FakeGitHub:
@@ -61,6 +86,10 @@ class FakeGitHub:
         }
         self.dispatches: list[dict[str, Any]] = []
         self.requests: list[Request] = []
+        self.chaos_rate = 0.0
+        self.chaos_random: Any = None
+        self.injected: dict[str, int] = {}
+        self.last_applied = False
         self.next_number = 1
         self.next_id = 1000
         self.lock = threading.Lock()
@@ -86,9 +115,21 @@ class FakeGitHub:
         times: int = 1,
         headers: dict[str, str] | None = None,
         message: str = "Server Error",
+        applied: bool = False,
     ) -> None:
-        """Answer the next ``times`` requests matching ``method`` and the regex with ``status``."""
-        self.failures.append(Failure(method, path_pattern, status, times, headers or {}, message))
+        """Answer the next ``times`` requests matching ``method`` and the regex with ``status``.
+
+        ``applied``: the request takes effect first (a write that landed, its answer lost).
+        """
+        self.failures.append(
+            Failure(method, path_pattern, status, times, headers or {}, message, applied)
+        )
+
+    def chaos(self, rate: float, seed: int) -> None:
+        """Fail about ``rate`` of all requests from now on, each with a fault of ``FAULTS``."""
+        import random
+
+        self.chaos_rate, self.chaos_random = rate, random.Random(seed)
 
     def writes(self, method: str, pattern: str) -> list[Request]:
         return [
@@ -229,6 +270,12 @@ class FakeGitHub:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out as two writes: without this, Nagle's algorithm and
+                # the client's delayed ACK hold each answer for ~40 ms.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return
 
@@ -240,18 +287,21 @@ class FakeGitHub:
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
                 with fake.lock:
+                    fake.last_applied = False
                     status, payload, headers = fake._route(
                         method, path, query, body, self.headers.get("Authorization", "")
                     )
-                    fake.requests.append(Request(method, path, query, body, status))
+                    fake.requests.append(
+                        Request(method, path, query, body, status, fake.last_applied)
+                    )
                 data = b"" if payload is None else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
-                self.send_header("X-RateLimit-Limit", "5000")
-                self.send_header("X-RateLimit-Used", str(len(fake.requests)))
-                self.send_header("X-RateLimit-Resource", "core")
-                self.send_header("X-RateLimit-Reset", str(int(time.time()) + 3600))
+                headers.setdefault("X-RateLimit-Limit", "5000")
+                headers.setdefault("X-RateLimit-Used", str(len(fake.requests)))
+                headers.setdefault("X-RateLimit-Resource", "core")
+                headers.setdefault("X-RateLimit-Reset", str(int(time.time()) + 3600))
                 headers.setdefault("X-RateLimit-Remaining", str(5000 - len(fake.requests)))
                 for key, value in headers.items():
                     self.send_header(key, value)
@@ -278,15 +328,30 @@ class FakeGitHub:
     def _route(
         self, method: str, path: str, query: dict[str, list[str]], body: Any, auth: str
     ) -> tuple[int, Any, dict[str, str]]:
+        fault: Failure | None = None
         for failure in self.failures:
             if failure.times > 0 and failure.method == method:
                 if re.fullmatch(failure.path_pattern, path):
                     failure.times -= 1
-                    return (
-                        failure.status,
-                        _error(failure.status, failure.message),
-                        dict(failure.headers),
-                    )
+                    fault = failure
+                    break
+        if fault is None and self.chaos_rate and self.chaos_random.random() < self.chaos_rate:
+            kind = self.chaos_random.choice(sorted(FAULTS))
+            self.injected[kind] = self.injected.get(kind, 0) + 1
+            status, message, headers, applied = FAULTS[kind]
+            fault = Failure(method, path, status, 1, dict(headers), message, applied)
+        if fault is None:
+            return self._answer(method, path, query, body, auth)
+        if fault.applied:
+            self.last_applied = self._answer(method, path, query, body, auth)[0] < 400
+        headers = dict(fault.headers)
+        if headers.get("X-RateLimit-Remaining") == "0":
+            headers.setdefault("X-RateLimit-Reset", str(int(time.time()) + 2))
+        return fault.status, _error(fault.status, fault.message), headers
+
+    def _answer(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any, auth: str
+    ) -> tuple[int, Any, dict[str, str]]:
         if auth.split()[-1:] != [TOKEN]:
             return 401, _error(401, "Bad credentials"), {}
         repo = f"/repos/{FULL_NAME}"
@@ -325,19 +390,29 @@ class FakeGitHub:
             if number not in self.issues:
                 return 404, _error(404, "Not Found"), {}
             if method == "POST":
+                comment_id = self._id()
                 comment = {
-                    "id": self._id(),
+                    "id": comment_id,
                     "body": body["body"],
                     "user": {"login": "driftgate-bot"},
                     "created_at": _now(),
                     "updated_at": _now(),
-                    "html_url": f"{self.issues[number]['html_url']}#issuecomment-{self.next_id}",
-                    "url": f"{self.url}{repo}/issues/comments/{self.next_id}",
+                    "html_url": f"{self.issues[number]['html_url']}#issuecomment-{comment_id}",
+                    "url": f"{self.url}{repo}/issues/comments/{comment_id}",
                 }
                 self.comments[number].append(comment)
                 self.issues[number]["comments"] += 1
                 return 201, comment, {}
             return self._list(self.comments[number], query, path)
+        if m := one(r"/issues/comments/(\d+)"):
+            for comments in self.comments.values():
+                for comment in comments:
+                    if comment["id"] == int(m.group(1)):
+                        if method == "PATCH":
+                            comment["body"] = body["body"]
+                            comment["updated_at"] = _now()
+                        return 200, comment, {}
+            return 404, _error(404, "Not Found"), {}
         if m := one(r"/issues/(\d+)/labels"):
             issue = self.issues[int(m.group(1))]
             if method == "POST":
@@ -385,6 +460,22 @@ class FakeGitHub:
             }
             issue = self._new_issue(body["title"], body.get("body"), [], pull)
             return 201, self._pull_view(issue), {}
+        if m := one(r"/actions/workflows/([^/]+)/runs"):
+            runs = [
+                run
+                for run in reversed(self.dispatches)
+                if m.group(1) in (run["workflow"], str(self.workflows[run["workflow"]][0]))
+                and (not query.get("branch") or run["ref"] == query["branch"][0])
+            ]
+            status, page, headers = self._list(
+                [self._run(self.dispatches.index(run), run) for run in runs], query, path
+            )
+            return status, {"total_count": len(runs), "workflow_runs": page}, headers
+        if m := one(r"/actions/runs/(\d+)"):
+            number = int(m.group(1)) - 9000
+            if not 0 <= number < len(self.dispatches):
+                return 404, _error(404, "Not Found"), {}
+            return 200, self._run(number, self.dispatches[number]), {}
         if m := one(r"/actions/workflows/([^/]+)(/dispatches)?"):
             found = [
                 (name, wid, inputs)
@@ -400,7 +491,7 @@ class FakeGitHub:
                 unexpected = sorted(set(body.get("inputs") or {}) - inputs)
                 if unexpected:
                     return 422, _error(422, f"Unexpected inputs provided: {unexpected}"), {}
-                self.dispatches.append({"workflow": name, **body})
+                self.dispatches.append({"workflow": name, "created_at": _now(), **body})
                 return 204, None, {}
             return (
                 200,
@@ -422,6 +513,24 @@ class FakeGitHub:
                 self._edit(issue, body)
             return 200, self._pull_view(issue), {}
         return 404, _error(404, "Not Found"), {}
+
+    def _run(self, number: int, dispatch: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": 9000 + number,
+            "name": dispatch["workflow"],
+            "event": "workflow_dispatch",
+            "head_branch": dispatch["ref"],
+            "status": "queued",
+            "created_at": dispatch["created_at"],
+            # What the workflow's run-name renders (monthly.yml: "monthly <model>").
+            "display_title": " ".join(
+                [
+                    dispatch["workflow"].removesuffix(".yml"),
+                    *(dispatch.get("inputs") or {}).values(),
+                ]
+            ),
+            "url": f"{self.url}/repos/{FULL_NAME}/actions/runs/{9000 + number}",
+        }
 
     def _repo(self) -> dict[str, Any]:
         return {

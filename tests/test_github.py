@@ -82,7 +82,8 @@ def test_server_errors_are_retried_without_duplicates(gh: FakeGitHub) -> None:
     assert len(failed) == 3
 
 
-def test_rate_limits_wait_for_retry_after(gh: FakeGitHub) -> None:
+def test_rate_limits_wait_for_retry_after(gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIPELINE_GITHUB_WAIT_SCALE", "1")  # the waits as GitHub asks them
     gh.fail("POST", r"/repos/acme/driftgate/issues", 429, headers={"Retry-After": "1"})
     gh.fail(
         "GET",
@@ -213,3 +214,138 @@ def test_the_schedule_starts_one_monthly_run_per_configured_model(gh: FakeGitHub
     [line] = missing.stderr.strip().splitlines()
     assert line.startswith("error: GitHub: could not dispatch nightly.yml on main")
     assert "404" in line or "Not Found" in line
+
+
+# -- writes whose answer was lost, and the failures seen in the field ---------------------------
+ISSUE = r"/repos/acme/driftgate/issues/\d+"
+
+
+def test_a_patch_answered_502_is_sent_again(gh: FakeGitHub) -> None:
+    first = _publish(_client(), "first")
+    gh.fail("PATCH", ISSUE, 502, times=2)  # nothing applied, twice
+
+    second = _publish(_client(), "second")
+
+    assert second.number == first.number and second.action == "updated"
+    assert gh.issues[first.number]["body"].startswith("second")
+
+
+def test_a_patch_rate_limited_with_retry_after_waits_and_lands(gh: FakeGitHub) -> None:
+    first = _publish(_client(), "first")
+    gh.fail(
+        "PATCH",
+        ISSUE,
+        429,
+        headers={"Retry-After": "1"},
+        message="You have exceeded a secondary rate limit",
+    )
+    gh.fail("PATCH", ISSUE, 403, headers={"Retry-After": "1"}, message="secondary rate limit")
+
+    _publish(_client(), "second")
+
+    assert gh.issues[first.number]["body"].startswith("second")
+    assert [r.status for r in gh.requests if r.method == "PATCH"] == [429, 403, 200]
+
+
+def test_a_new_issue_that_landed_before_its_502_is_not_opened_twice(gh: FakeGitHub) -> None:
+    gh.fail("POST", r"/repos/acme/driftgate/issues", 502, applied=True)
+
+    item = _publish(_client())
+
+    assert item.action == "created" and len(gh.drift_issues()) == 1
+
+
+def test_a_file_written_before_its_502_is_read_back_not_rewritten(gh: FakeGitHub) -> None:
+    client = _client()
+    client.ensure_branch("promote/attrition-v2", "main")
+    client.write_file("model_cards/attrition.md", "old card\n", "promote/attrition-v2", "one")
+    gh.fail("PUT", r"/repos/acme/driftgate/contents/.+", 502, applied=True)
+
+    assert client.write_file(
+        "model_cards/attrition.md", "new card\n", "promote/attrition-v2", "two"
+    )
+
+    assert gh.files[("promote/attrition-v2", "model_cards/attrition.md")] == "new card\n"
+    puts = [r for r in gh.requests if r.method == "PUT"]
+    assert [r.status for r in puts] == [201, 502]  # read back: no second commit, no 409
+
+
+def test_a_stale_sha_409_is_read_again_and_written(gh: FakeGitHub) -> None:
+    client = _client()
+    client.ensure_branch("b", "main")
+    client.write_file("x.md", "one\n", "b", "one")
+    gh.fail("PUT", r"/repos/acme/driftgate/contents/.+", 409, message="sha does not match")
+
+    assert client.write_file("x.md", "two\n", "b", "two")
+    assert gh.files[("b", "x.md")] == "two\n"
+
+
+def test_comments_labels_refs_pulls_and_dispatches_are_never_doubled(gh: FakeGitHub) -> None:
+    client = _client()
+    issue = _publish(client)
+    for method, pattern in (
+        ("POST", r"/repos/acme/driftgate/issues/\d+/comments"),
+        ("POST", r"/repos/acme/driftgate/labels"),
+        ("POST", r"/repos/acme/driftgate/git/refs"),
+        ("POST", r"/repos/acme/driftgate/pulls"),
+        ("POST", r"/repos/acme/driftgate/actions/workflows/.+/dispatches"),
+        ("PATCH", r"/repos/acme/driftgate/issues/comments/\d+"),
+    ):
+        gh.fail(method, pattern, 502, applied=True)
+    client.comment(issue.number, "a comment")
+    client.ensure_labels(["brand-new"])
+    client.ensure_branch("promote/attrition-v9", "main")
+    client.write_file("model_cards/attrition.md", "card\n", "promote/attrition-v9", "card")
+    pull = client.upsert_pull("promote/attrition-v9", "main", "Promote v9", "body", ["x"])
+    marker = "<!-- outcome -->"
+    client.upsert_comment(pull.number, marker, f"first {marker}")
+    client.upsert_comment(pull.number, marker, f"second {marker}")
+    client.dispatch_workflow("monthly.yml", "main", {"model": "attrition"})
+
+    assert [c["body"] for c in gh.comments[issue.number]] == ["a comment"]
+    assert list(gh.labels).count("brand-new") == 1
+    assert len(gh.pulls()) == 1 and pull.action == "created"
+    assert [c["body"] for c in gh.comments[pull.number]] == [f"second {marker}"]
+    assert len(gh.dispatches) == 1
+    assert sum(r.status == 502 for r in gh.requests) == 6
+
+
+def test_a_merged_promotion_pr_is_never_reopened_or_doubled(gh: FakeGitHub) -> None:
+    client = _client()
+    client.ensure_branch("promote/attrition-v2", "main")
+    client.write_file("model_cards/attrition.md", "card\n", "promote/attrition-v2", "card")
+    first = client.upsert_pull("promote/attrition-v2", "main", "Promote v2", "body", ["x"])
+    gh.merge(first.number)
+
+    again = client.upsert_pull("promote/attrition-v2", "main", "Promote v2", "body", ["x"])
+
+    assert (again.number, again.action) == (first.number, "merged") and len(gh.pulls()) == 1
+
+
+def test_an_exhausted_primary_limit_waits_for_its_reset_or_says_when(
+    gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limit = "API rate limit exceeded for installation ID 1."
+    reset = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 2)}
+    gh.fail("POST", r"/repos/acme/driftgate/issues", 403, headers=reset, message=limit)
+    assert _publish(_client()).action == "created"
+
+    far = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 3600)}
+    gh.fail("PATCH", ISSUE, 403, headers=far, message=limit)
+    with pytest.raises(GitHubError, match="asked to wait 36.. s, more than"):
+        _publish(_client(), "again")
+
+
+def test_every_list_call_pages(gh: FakeGitHub) -> None:
+    client = _client()
+    issue = _publish(client)
+    for n in range(120):
+        gh.comments[issue.number].append({"id": n, "body": f"old {n}", "html_url": "u"})
+    client.comment(issue.number, "old 119")  # already there, on page 2: not doubled
+    assert len(gh.comments[issue.number]) == 121  # (a comment is text: it was added once)
+    pages = {r.query.get("page", ["1"])[0] for r in gh.requests if r.path.endswith("/comments")}
+    assert pages == {"1"}  # comment() posts; read-back only after a lost answer
+    marker = "old 119"
+    client.upsert_comment(issue.number, marker, "old 119")
+    pages = {r.query.get("page", ["1"])[0] for r in gh.requests if r.path.endswith("/comments")}
+    assert "2" in pages and len(gh.comments[issue.number]) == 121

@@ -438,3 +438,33 @@ def test_the_token_travels_as_a_header_and_never_in_a_message() -> None:
     )
     assert other.url == "https://x.org/s.git" and other.auth_header is None  # not sent elsewhere
     assert state_edge._redacted("https://user:tok@host/x.git") == "https://***@host/x.git"
+
+
+def test_batches_and_labels_beyond_the_windows_leave_the_state(
+    origin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _outputs_only(tmp_path / "a", monkeypatch, origin)
+    settings = _settings(folder)
+    config = settings.model("attrition")  # 12 training months + 3 label months
+    target = StateTarget(str(origin), BRANCH)
+    pull_state(settings, config, target, None)
+    for period in ("2024-06", "2025-10", "2026-10"):
+        batch = folder / "data" / "attrition" / f"{period}-none.csv"
+        labels = folder / "data" / "attrition" / "labels" / f"{period}.csv"
+        labels.parent.mkdir(parents=True, exist_ok=True)
+        batch.write_text("x\n1\n")
+        labels.write_text("x\n1\n")
+        _write_output(folder, "attrition", "unused.json", {})
+        summary = folder / "outputs" / "attrition" / period / "predict.json"
+        summary.parent.mkdir(parents=True, exist_ok=True)
+        summary.write_text(json.dumps({"source": f"data/attrition/{period}-none.csv"}))
+    push_state(settings, config, target, "2026-10", "predict", None)
+    files = branch_files(origin)
+    data = sorted(f.removeprefix("models/attrition/data/") for f in files if "/data/" in f)
+    assert data == [
+        "2025-10-none.csv",
+        "2026-10-none.csv",
+        "labels/2025-10.csv",
+        "labels/2026-10.csv",
+    ]
+    assert "models/attrition/outputs/2024-06/predict.json" in files  # results stay

@@ -550,7 +550,7 @@ def _snapshot(
             "mlflow_version": mlflow.__version__,
         }
     _copy_tree(space.outputs, into / "outputs", lambda rel: False)
-    stale = _stale_batches(settings, config, space)
+    stale = _stale_data(settings, config, space)
     _copy_tree(space.data, into / "data", lambda rel: rel in stale)
     manifest = {
         "schema": STATE_SCHEMA,
@@ -607,8 +607,8 @@ def _copy_tree(source: Path, into: Path, skip: Any) -> None:
             shutil.copyfile(path, target)
 
 
-def _stale_batches(settings: Settings, config: ModelConfig, space: Workspace) -> set[str]:
-    """Batch files under data/<model>/ whose period is older than any window still needs."""
+def _stale_data(settings: Settings, config: ModelConfig, space: Workspace) -> set[str]:
+    """Batches and label files under data/<model>/ older than any window still needs."""
     periods = (
         sorted(p.name for p in space.outputs.iterdir() if is_month(p.name))
         if (space.outputs.is_dir())
@@ -628,6 +628,11 @@ def _stale_batches(settings: Settings, config: ModelConfig, space: Workspace) ->
             stale.add(source.resolve().relative_to(space.data.resolve()).as_posix())
         except ValueError:
             continue
+    inbox = space.data / "labels"  # steps.labels.label_inbox: <period>.<ext> files
+    for file in inbox.glob("*.*") if inbox.is_dir() else []:
+        labelled = file.name.split(".")[0]
+        if is_month(labelled) and months_between(labelled, newest) > horizon:
+            stale.add(f"labels/{file.name}")
     return stale
 
 

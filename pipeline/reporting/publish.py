@@ -138,6 +138,12 @@ def _open_promotion_pull(
         run_id = str(retrain.get("challenger_run_id") or "")
         return render_card(with_champion(card, version, run_id, metrics, today, why, pr))
 
+    prior = github.find_pull(branch, base)
+    if prior is not None and prior.state != "open":
+        # One PR per version: once merged (or closed by a reviewer) its branch is left alone.
+        action = "merged" if prior.merged else "closed"
+        log.info("promotion PR #%d for v%d was %s already", prior.number, version, action)
+        return PublishedItem("pull", prior.number, prior.html_url, action), path
     message = f"Promote {config.name} v{version} to champion (drift report #{issue.number})"
     pull_draft = render_pull(results, issue.number)
     github.ensure_branch(branch, base)

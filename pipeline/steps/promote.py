@@ -139,7 +139,9 @@ def promote_from_event(
     if dry_run:
         print(f"--- comment on PR #{number} (dry run) ---\n{body}", file=sys.stderr)
     else:
-        comment_url = GitHub(target).comment(number, body)
+        # One outcome comment per PR, edited on a re-run (a retried workflow, `promote` again).
+        marker = f"<!-- driftgate:promotion-outcome model={config.name} pr={number} -->"
+        comment_url = GitHub(target).upsert_comment(number, marker, f"{body}\n\n{marker}")
     result = EventPromotion(
         config.name, number, decision.outcome, decision.reasons, version, move, comment_url
     )
