@@ -160,9 +160,10 @@ def cmd_card(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.config import api_token
     from pipeline.serving.api import serve
 
-    serve(settings, settings.model(args.model), args.host, args.port)
+    serve(settings, settings.model(args.model), args.host, args.port, token=api_token())
     return {"model": settings.model(args.model).name, "stopped": True}
 
 

@@ -137,6 +137,8 @@ class Settings:
     predict_chunk_rows: int = 100000
     prediction_log_url: str = ""
     serve_reload_seconds: float = 10.0
+    serve_max_records: int = 10000  # records per request; more is a 413
+    serve_max_body_mb: float = 50.0  # request body size; more is a 413
     # Durable state without a server (``pipeline state pull|push``): a branch of a Git remote.
     state_remote: str = ""  # any git URL; empty: the workflow's repository, else origin
     state_branch: str = "driftgate-state"
@@ -502,6 +504,12 @@ class StateTarget:
 def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
     """The environment of a child process (git): this process's own, with ``extra`` on top."""
     return {**os.environ, **extra}
+
+
+def api_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """``PIPELINE_API_TOKEN`` (a secret, never in pyproject.toml), or None when unset."""
+    env = os.environ if environ is None else environ
+    return env.get("PIPELINE_API_TOKEN", "").strip() or None
 
 
 def alert_webhook_url(environ: Mapping[str, str] | None = None) -> str:

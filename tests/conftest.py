@@ -13,6 +13,7 @@ import io
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,44 @@ SMALL = {
     "PIPELINE_ATTRITION_LABEL_DELAY_MONTHS": "0",
     "PIPELINE_MACHINE_FAILURE_LABEL_DELAY_MONTHS": "0",
 }
+
+
+# The machines' PostgreSQL 15 (trust authentication); each test gets a database of its own.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "DRIFTGATE_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new database on the local PostgreSQL, dropped afterwards.
+
+    Where none answers (a laptop) the test skips with one line; under CI (``CI=true``) a
+    missing server fails it instead, so PostgreSQL-backed tests cannot silently stop running.
+    """
+    import sqlalchemy as sa
+
+    name = f"driftgate_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(
+        POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+    )
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # noqa: BLE001 - any failure to reach it means "no PostgreSQL"
+        engine.dispose()
+        where = POSTGRES_ADMIN_URL.rsplit("@", 1)[-1]
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        message = f"no PostgreSQL at {where}: {reason}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message} (CI=true: the PostgreSQL-backed tests must run)")
+        pytest.skip(message)
+    try:
+        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,12 +31,16 @@ def test_interpolation_follows_compose() -> None:
         interpolate("${POSTGRES_PASSWORD:?set it}", env)
 
 
+TOKEN = "test-api-token"
+
+
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
+def stack(tmp_path: Path, postgres_url: str) -> Iterator[dict[str, Any]]:
     """The checkout as the containers see it, and what compose interpolates from (an .env).
 
-    PostgreSQL is the one service not run here: MLflow's backend store and the prediction log
-    point at SQLite through the same variables an .env file sets.
+    The compose `postgres` service is the machine's PostgreSQL: a database of this test's own
+    holds MLflow's backend store (the server runs its migrations) and the prediction log, as
+    in compose, through the same variables an .env file sets.
     """
     checkout = tmp_path / "checkout"
     checkout.mkdir()
@@ -44,9 +49,10 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
     env = {
         "DRIFTGATE_HOME": str(checkout),
         "POSTGRES_PASSWORD": "not-used-here",
-        "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'predictions.db'}",
+        "MLFLOW_BACKEND_STORE_URI": postgres_url,
+        "DATABASE_URL": postgres_url,
         "PIPELINE_SERVE_RELOAD_SECONDS": "1",
+        "PIPELINE_API_TOKEN": TOKEN,
     }
     volumes = {"mlflow-artifacts": tmp_path / "mlartifacts"}
     started: list[NativeService] = []
@@ -55,14 +61,17 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
         service.stop()
 
 
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
 def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
+    with urllib.request.urlopen(urllib.request.Request(url, headers=AUTH), timeout=10) as answer:
+        return json.loads(answer.read())
 
 
 def _post(url: str, body: Any) -> Any:
     request = urllib.request.Request(
-        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+        url, json.dumps(body).encode(), {"Content-Type": "application/json", **AUTH}
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
@@ -96,6 +105,11 @@ def test_compose_services_natively_train_predict_serve_and_promote(
     )
     assert _post(f"{api.url}/predict", {"records": records})["model_version"] == 1
     assert _get(f"{api.url}/drift")["period"] == out.name
+    with pytest.raises(urllib.error.HTTPError) as refused:  # no token: 401
+        urllib.request.urlopen(f"{api.url}/model", timeout=10)
+    assert refused.value.code == 401
+    with urllib.request.urlopen(f"{api.url}/health", timeout=10) as health:  # open to probes
+        assert health.status == 200
 
     # `docker compose run batch train` and `... promote`: the API follows without a restart.
     for command in (("train", "--seed", "1"), ("promote", "--model-version", "2")):
@@ -114,3 +128,14 @@ def test_compose_services_natively_train_predict_serve_and_promote(
     client = MlflowClient(tracking_uri=mlflow.url, registry_uri=mlflow.url)
     assert client.get_model_version_by_alias("attrition", "champion").version == "2"
     assert client.get_model_version_by_alias("attrition", "previous").version == "1"
+
+    # Both live in the test's PostgreSQL database: MLflow's migrated schema and the log.
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(env["DATABASE_URL"])
+    with engine.connect() as connection:
+        tables = set(sa.inspect(connection).get_table_names())
+        logged = connection.execute(sa.text("SELECT count(*) FROM prediction_log")).scalar()
+    engine.dispose()
+    assert {"alembic_version", "model_versions", "registered_model_aliases"} <= tables
+    assert logged == 2 * len(records)

@@ -162,3 +162,108 @@ def test_no_champion_yet_is_a_503_not_a_crash(
         assert response.status_code == 503
         assert response.json()["detail"] == "model 'attrition' has no champion yet"
         assert client.post("/predict", json={"records": [{"Age": 30}]}).status_code == 503
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_under_concurrent_load_every_record_is_logged_once_and_read_back(
+    request: pytest.FixtureRequest,
+    project: Path,
+    trained_stores: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database: str,
+) -> None:
+    """Many clients at once: each answered record is in the log exactly once, on either store."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    use_trained_store(project, trained_stores, monkeypatch, "one_version.db", "load.db")
+    url = (
+        request.getfixturevalue("postgres_url")
+        if database == "postgresql"
+        else f"sqlite:///{project / 'log.db'}"
+    )
+    monkeypatch.setenv("DATABASE_URL", url)
+    settings = load_settings()
+    config = settings.model("attrition")
+    records = _records(settings, config, 400)
+    batches = [records[i : i + 5] for i in range(0, len(records), 5)]  # 80 requests
+    with _client(settings, config) as client:
+
+        def post(batch: list[Any]) -> str:
+            response = client.post("/predict", json={"records": batch})
+            assert response.status_code == 200, response.text
+            return str(response.json()["request_id"])
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            request_ids = list(pool.map(post, batches))
+    assert len(set(request_ids)) == len(batches)
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        per_request = dict(
+            connection.execute(
+                sa.text("SELECT request_id, count(*) FROM prediction_log GROUP BY request_id")
+            ).all()
+        )
+    engine.dispose()
+    assert per_request == {rid: 5 for rid in request_ids}  # none lost, none doubled
+    result = run_cli("drift", "--from-log", "--days", "1")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["data_quality"]["current_rows"] == len(records)
+
+
+def test_the_token_guards_every_endpoint_but_health(
+    served: tuple[Settings, ModelConfig],
+) -> None:
+    settings, config = served
+    watcher = ChampionWatcher(Registry(settings, config), 3600)
+    app = create_app(settings, config, watcher=watcher, token="s3cret-token")
+    records = _records(settings, config, 2)
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 200
+        for method, path in (("get", "/model"), ("get", "/drift"), ("get", "/openapi.json")):
+            answer = getattr(client, method)(path)
+            assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
+        wrong = client.post(
+            "/predict", json={"records": records}, headers={"Authorization": "Bearer nope"}
+        )
+        assert wrong.status_code == 401 and "Bearer <PIPELINE_API_TOKEN>" in wrong.text
+        right = client.post(
+            "/predict", json={"records": records}, headers={"Authorization": "Bearer s3cret-token"}
+        )
+        assert right.status_code == 200
+    assert PredictionLog(settings.prediction_log).count() == 2  # the refused one logged nothing
+
+
+def test_limits_answer_413_in_one_line_and_logs_hold_no_record_value(
+    served: tuple[Settings, ModelConfig],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("PIPELINE_SERVE_MAX_RECORDS", "3")
+    monkeypatch.setenv("PIPELINE_SERVE_MAX_BODY_MB", "0.01")  # about 10 kB
+    settings = load_settings()
+    config = settings.model("attrition")
+    records = _records(settings, config, 4)
+    caplog.set_level("DEBUG")
+    with _client(settings, config) as client:
+        many = client.post("/predict", json={"records": records})
+        assert many.status_code == 413
+        assert many.json()["detail"] == (
+            "the request has 4 records; at most 3 per call (serve_max_records)"
+        )
+        big = client.post("/predict", content=b"[" + b" " * 20000 + b"]")
+        assert big.status_code == 413 and "at most 0.01 MB" in big.json()["detail"]
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+            for _ in range(30):
+                yield b" " * 1000
+
+        streamed = client.post("/predict", content=chunks())
+        assert streamed.status_code == 413
+        empty = client.post("/predict", json={"records": [{}]})
+        assert empty.status_code == 422 and "missing column(s)" in empty.json()["detail"]
+        odd = [dict(records[0], MonthlyIncome="secret-income-value")]
+        assert client.post("/predict", json={"records": odd}).status_code == 422
+    assert PredictionLog(settings.prediction_log).count() == 0
+    assert "secret-income-value" not in caplog.text

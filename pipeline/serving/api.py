@@ -5,10 +5,17 @@ scores them with the champion and appends them to the prediction log before answ
 ``GET /model``, ``GET /drift`` and ``GET /health`` describe what is served. A watcher thread
 polls the registry's ``champion`` alias and swaps a newly promoted version in without a
 restart; requests in flight finish on the model they started with.
+
+It scores and logs personal data: with ``PIPELINE_API_TOKEN`` set, every endpoint but
+``/health`` asks for ``Authorization: Bearer <token>``; without it the API binds 127.0.0.1
+only. Requests beyond ``serve_max_records`` records or ``serve_max_body_mb`` get a 413, and
+no record value is ever written to the server's log.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 import threading
 import time
@@ -29,7 +36,90 @@ if TYPE_CHECKING:
     from pipeline.edges.predlog import PredictionLog
 
 log = logging.getLogger("pipeline.serving.api")
-MAX_RECORDS = 10000
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+OPEN_PATHS = ("/health",)  # what a load balancer's health check reaches without the token
+
+
+class TooLarge(DataError):
+    """A request beyond the configured limits: a 413, not a 422."""
+
+
+class RequestGuard:
+    """ASGI middleware: the bearer token, then the body-size cap, before any handler runs.
+
+    The token is compared in constant time. The size is checked on ``Content-Length``, and a
+    body without one is read up to the cap first, so a chunked upload cannot get past it.
+    """
+
+    def __init__(self, app: Any, token: str | None, max_mb: float) -> None:
+        self.app = app
+        self.token = token.encode() if token else None
+        self.max_mb = max_mb
+        self.max_bytes = int(max_mb * 2**20)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        if self.token is not None and scope.get("path") not in OPEN_PATHS:
+            given = headers.get(b"authorization", b"")
+            scheme, _, value = given.partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(value.strip(), self.token):
+                await _reply(
+                    send,
+                    401,
+                    "missing or wrong token: send Authorization: Bearer <PIPELINE_API_TOKEN>",
+                    [(b"www-authenticate", b"Bearer")],
+                )
+                return
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await _reply(send, 400, "Content-Length is not a number")
+                return
+            if int(declared) > self.max_bytes:
+                await _reply(send, 413, self._too_large(int(declared)))
+                return
+        if declared is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            # No Content-Length (a chunked upload): read it here, up to the cap, then hand it
+            # on. Raising from inside the app's own read would be caught as a parse error.
+            body, more = b"", True
+            while more:
+                message = await receive()
+                if message.get("type") != "http.request":
+                    return  # the client went away
+                body += message.get("body", b"")
+                more = bool(message.get("more_body"))
+                if len(body) > self.max_bytes:
+                    await _reply(send, 413, self._too_large(len(body)))
+                    return
+            replayed = False
+
+            async def replay() -> Any:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await self.app(scope, replay, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _too_large(self, size: int) -> str:
+        return f"the request body is {size} bytes; at most {self.max_mb:g} MB (serve_max_body_mb)"
+
+
+async def _reply(
+    send: Any, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 @dataclass(frozen=True)
@@ -112,15 +202,18 @@ def latest_drift(settings: Settings, model: str) -> dict[str, Any] | None:
     return result
 
 
-def records_of(payload: Any) -> list[dict[str, Any]]:
+def records_of(payload: Any, max_records: int = 10000) -> list[dict[str, Any]]:
     """The records of a request body: ``{"records": [...]}`` or a bare list of objects."""
     records = payload.get("records") if isinstance(payload, dict) else payload
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise DataError('the body must be {"records": [{"<column>": <value>, ...}, ...]}')
     if not records:
         raise DataError("the request has no records")
-    if len(records) > MAX_RECORDS:
-        raise DataError(f"the request has {len(records)} records; at most {MAX_RECORDS} per call")
+    if len(records) > max_records:
+        raise TooLarge(
+            f"the request has {len(records)} records; at most {max_records} per call "
+            "(serve_max_records)"
+        )
     return records
 
 
@@ -134,7 +227,9 @@ def score_records(
     from pipeline.model.predict import score_chunk
     from pipeline.model.schema import validate_batch
 
-    batch = validate_batch(pd.DataFrame.from_records(records), config, "the request")
+    # pd.DataFrame, not from_records: [{}] is one record with no columns (then named as
+    # missing), not an empty table.
+    batch = validate_batch(pd.DataFrame(records, index=range(len(records))), config, "the request")
     if batch.rejected_rows:
         assert batch.accepted is not None
         first = int(np.flatnonzero(~batch.accepted.to_numpy())[0])
@@ -169,6 +264,7 @@ def create_app(
     config: ModelConfig,
     watcher: ChampionWatcher | None = None,
     prediction_log: PredictionLog | None = None,
+    token: str | None = None,
 ) -> FastAPI:
     from fastapi import Body, FastAPI
     from fastapi.responses import JSONResponse
@@ -193,6 +289,8 @@ def create_app(
         lifespan=lifespan,
     )
 
+    app.add_middleware(RequestGuard, token=token, max_mb=settings.serve_max_body_mb)
+
     def unavailable() -> JSONResponse:
         reason = watcher.last_error or f"model '{config.name}' is not loaded yet"
         return JSONResponse({"detail": reason}, status_code=503)
@@ -206,8 +304,10 @@ def create_app(
             return unavailable()
         started = time.perf_counter()
         try:
-            records = records_of(payload)
+            records = records_of(payload, settings.serve_max_records)
             answer = score_records(served, config, records)
+        except TooLarge as error:
+            return JSONResponse({"detail": str(error)}, status_code=413)
         except DataError as error:
             return JSONResponse({"detail": str(error)}, status_code=422)
         request_id = uuid.uuid4().hex
@@ -268,15 +368,25 @@ def create_app(
     return app
 
 
-def serve(settings: Settings, config: ModelConfig, host: str, port: int) -> None:
+def serve(
+    settings: Settings, config: ModelConfig, host: str, port: int, token: str | None = None
+) -> None:
     """Run the API with uvicorn until interrupted."""
     import uvicorn
 
+    if token is None and host not in LOOPBACK:
+        log.warning(
+            "PIPELINE_API_TOKEN is not set: serving on 127.0.0.1 only, not %s (the API scores "
+            "personal data; set a token to serve other hosts)",
+            host,
+        )
+        host = "127.0.0.1"
     try:
-        app = create_app(settings, config)
+        app = create_app(settings, config, token=token)
     except PipelineError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise PipelineError(f"could not start the API: {first_line(exc)}") from exc
-    log.info("serving %s on http://%s:%d", config.name, host, port)
+    guard = "every endpoint but /health needs the bearer token" if token else "no token"
+    log.info("serving %s on http://%s:%d (%s)", config.name, host, port, guard)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
