@@ -53,6 +53,21 @@ def _readable(path: Path, suffix: str) -> Iterator[None]:
 PARQUET_ROW_GROUP_ROWS = 100_000
 
 
+def _check_header(path: Path) -> None:
+    """A column named twice is an error: pandas would silently rename the second ("Age.1")."""
+    import csv
+    from collections import Counter
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        try:
+            header = next(csv.reader(handle), [])
+        except csv.Error as exc:
+            raise DataError(f"{path} is not valid CSV: {first_line(exc)}") from None
+    repeated = [name for name, count in Counter(header).items() if count > 1 and name.strip()]
+    if repeated:
+        raise DataError(f"{path}: column '{repeated[0]}' appears more than once in the header")
+
+
 def read_batch(path: Path) -> pd.DataFrame:
     """Load a whole batch file."""
     import pandas as pd
@@ -60,6 +75,7 @@ def read_batch(path: Path) -> pd.DataFrame:
     suffix = _check_path(path)
     with _readable(path, suffix):
         if suffix == ".csv":
+            _check_header(path)
             # utf-8-sig strips a byte-order mark when there is one and reads plain UTF-8 otherwise.
             return pd.read_csv(path, encoding="utf-8-sig")
         return pd.read_parquet(path)
@@ -72,6 +88,7 @@ def iter_batch(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     suffix = _check_path(path)
     with _readable(path, suffix):
         if suffix == ".csv":
+            _check_header(path)
             reader = pd.read_csv(path, encoding="utf-8-sig", chunksize=chunk_rows)
             with reader:
                 yield from reader

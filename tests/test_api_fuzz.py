@@ -1,0 +1,73 @@
+"""The API fuzzed from its own OpenAPI schema (Schemathesis): no 5xx, no traceback, ever.
+
+Every operation the schema lists is called with generated requests (with the bearer token)
+against the app in process, on a registry with a trained champion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from conftest import use_trained_store
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+
+from pipeline.config import load_settings
+from pipeline.edges.registry import Registry
+from pipeline.serving.api import ChampionWatcher, create_app
+
+pytestmark = pytest.mark.slow  # a trained registry, and hundreds of requests
+
+TOKEN = "fuzz-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+# Requests per operation and mode; an operation without parameters has one request to make.
+EXAMPLES = {("/predict", "POST"): 550, ("/model", "GET"): 5, ("/drift", "GET"): 5}
+EXAMPLES[("/health", "GET")] = 5
+sent: list[int] = []
+
+
+@pytest.fixture
+def app(project: Path, trained_stores: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    use_trained_store(project, trained_stores, monkeypatch, "one_version.db", "fuzz.db")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{project / 'log.db'}")
+    config_settings = load_settings()
+    config = config_settings.model("attrition")
+    watcher = ChampionWatcher(Registry(config_settings, config), 3600)
+    app = create_app(config_settings, config, watcher=watcher, token=TOKEN)
+    with TestClient(app):  # runs the lifespan: the champion is loaded
+        yield app
+
+
+def test_generated_requests_never_meet_a_server_error(app: Any) -> None:
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers=AUTH)
+    listed = {(op.path, op.method.upper()) for op in _operations(schema)}
+    assert listed == set(EXAMPLES), listed  # a new endpoint must be fuzzed too
+    for (path, method), examples in EXAMPLES.items():
+        operation = schema[path][method]
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+        def call(case: Any) -> None:
+            response = case.call(headers=AUTH)
+            sent.append(response.status_code)
+            case.validate_response(response, checks=[not_a_server_error])
+            assert "Traceback" not in response.text and 'File "' not in response.text
+
+        call()
+    print(f"\n{len(sent)} generated requests; statuses {sorted(set(sent))}")
+    assert len(sent) >= 500 and all(status < 500 for status in sent)
+
+
+def _operations(schema: Any) -> Iterator[Any]:
+    for result in schema.get_all_operations():
+        yield result.ok()
