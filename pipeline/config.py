@@ -16,11 +16,14 @@ from typing import Any
 
 from pipeline.errors import ConfigError
 
-COLUMN_KINDS = ("numeric", "categorical")
+# "text": free text (a message, a statement), validated as a non-empty string of at most
+# max_length characters; models read it through TF-IDF, drift looks at its words and style.
+COLUMN_KINDS = ("numeric", "categorical", "text")
+DEFAULT_TEXT_MAX_LENGTH = 5000
 # "sensitive": validated and kept for the fairness report, but never an input of the model.
 COLUMN_ROLES = ("feature", "target", "id", "passthrough", "sensitive")
 FAIRNESS_RATES = ("selection_rate", "tpr", "fpr")
-SCHEMA_KEYS = {"kind", "dtype", "role", "levels", "min", "max"}
+SCHEMA_KEYS = {"kind", "dtype", "role", "levels", "min", "max", "max_length"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class ColumnSpec:
     levels: tuple[str, ...] = ()
     min: float | None = None
     max: float | None = None
+    max_length: int | None = None  # text columns: longer values are rejected rows
     synth: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -117,6 +121,15 @@ class ModelConfig:
     @property
     def categorical_features(self) -> list[str]:
         return [c.name for c in self.columns_with_role("feature") if c.kind == "categorical"]
+
+    @property
+    def text_features(self) -> list[str]:
+        return [c.name for c in self.columns_with_role("feature") if c.kind == "text"]
+
+    @property
+    def text_only(self) -> bool:
+        """Every input is text: per-feature importance and group fairness do not apply."""
+        return bool(self.features) and len(self.text_features) == len(self.features)
 
     def column(self, name: str) -> ColumnSpec:
         for spec in self.columns:
@@ -349,7 +362,14 @@ def _parse_column(model: str, name: str, raw: Mapping[str, Any]) -> ColumnSpec:
     levels = tuple(str(level) for level in raw.get("levels", ()))
     if kind == "categorical" and not levels:
         raise ConfigError(f"{where}: a categorical column needs its levels")
-    dtype = raw.get("dtype", "str" if kind == "categorical" else "float")
+    dtype = raw.get("dtype", "float" if kind == "numeric" else "str")
+    max_length = raw.get("max_length")
+    if kind == "text":
+        max_length = int(max_length or DEFAULT_TEXT_MAX_LENGTH)
+        if max_length <= 0 or role not in ("feature", "passthrough"):
+            raise ConfigError(f"{where}: a text column is a feature with a positive max_length")
+    elif max_length is not None:
+        raise ConfigError(f"{where}: max_length applies to text columns only")
     return ColumnSpec(
         name=name,
         kind=kind,
@@ -358,6 +378,7 @@ def _parse_column(model: str, name: str, raw: Mapping[str, Any]) -> ColumnSpec:
         levels=levels,
         min=raw.get("min"),
         max=raw.get("max"),
+        max_length=max_length,
         synth={k: v for k, v in raw.items() if k not in SCHEMA_KEYS},
     )
 

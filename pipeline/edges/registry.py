@@ -39,6 +39,9 @@ SKOPS_TRUSTED_TYPES = (
     "numpy.dtype",
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    # The text models' calibrated linear SVM (sigmoid calibration per fold).
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
 )
 # Where a version's training rows came from, oldest first, e.g.
 # "training.parquet: 1470 rows; 2026-11: 500 labelled rows".

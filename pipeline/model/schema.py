@@ -72,6 +72,10 @@ def validate_batch(
         if spec.kind == "numeric":
             values = _numeric(column, spec.name, source, row_offset)
             missing_mask = values.isna().to_numpy()
+        elif spec.kind == "text":
+            values = as_text(column)
+            # Blank text says nothing: the row is rejected as missing it.
+            missing_mask = (values.isna() | (values.str.strip() == "")).to_numpy(dtype=bool)
         else:
             values, missing_mask = _categorical(column, spec.name, spec.levels, source)
         if whole_batch and spec.role == "feature" and missing_mask.all():
@@ -205,6 +209,11 @@ def _row_problems(
             with np.errstate(invalid="ignore"):
                 outside = ~missing & ((values < low) | (values > high))
             mark(outside, f"{spec.name} outside [{spec.min}, {spec.max}]")
+        if spec.kind == "text" and spec.max_length is not None:
+            lengths = frame[spec.name].str.len().to_numpy(dtype="float64", na_value=0.0)
+            mark(
+                ~missing & (lengths > spec.max_length), f"{spec.name} longer than {spec.max_length}"
+            )
     return codes, problems
 
 

@@ -48,6 +48,13 @@ def generate(
         raise ConfigError(f"unknown drift kind '{drift}' (choose from {', '.join(DRIFT_KINDS)})")
     if rows <= 0:
         raise ConfigError("--rows must be a positive number")
+    if config.text_features:
+        from pipeline.model.messages import generate_messages
+
+        frame = generate_messages(config, rows, seed, drift, labels, strength, positive_rate)
+        for id_spec in config.columns_with_role("id"):
+            frame.insert(0, id_spec.name, np.arange(start_id, start_id + rows))
+        return frame
     spec = config.synthetic
     drift_spec: Mapping[str, Any] = spec.get("drift", {})
     changes: dict[str, Mapping[str, Any]] = {}

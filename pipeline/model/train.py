@@ -46,8 +46,10 @@ class TrainOutcome:
 
 def _candidate_space(name: str, seed: int) -> tuple[Any, dict[str, Any]]:
     from scipy.stats import loguniform
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
 
     factories: dict[str, Callable[[], tuple[Any, dict[str, Any]]]] = {
         "logistic_regression": lambda: (
@@ -72,6 +74,16 @@ def _candidate_space(name: str, seed: int) -> tuple[Any, dict[str, Any]]:
             },
         ),
     }
+    # Text models: TF-IDF (build_model) then a linear model; the SVM's margins are calibrated
+    # into probabilities (sigmoid, on internal folds) so scores, thresholds and estimation work.
+    factories["tfidf_logistic_regression"] = lambda: (
+        LogisticRegression(max_iter=4000, class_weight="balanced"),
+        {"C": loguniform(1e-1, 1e2)},
+    )
+    factories["tfidf_linear_svm"] = lambda: (
+        CalibratedClassifierCV(LinearSVC(class_weight="balanced"), cv=3, method="sigmoid"),
+        {"estimator__C": loguniform(1e-2, 1e1)},
+    )
     if name not in factories:
         raise ConfigError(
             f"unknown candidate estimator '{name}' (available: {', '.join(sorted(factories))})"
@@ -88,13 +100,48 @@ def build_model(config: ModelConfig, estimator: Any) -> Any:
 
     numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     categorical = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
-    preprocess = ColumnTransformer(
+    parts: list[tuple[str, Any, Any]] = [
+        ("numeric", numeric, config.numeric_features),
+        ("categorical", categorical, config.categorical_features),
+    ]
+    for name in config.text_features:
+        # A column name, not a list: the vectorizers take one string per row.
+        parts.append((f"text_{name}", text_features(), name))
+    return Pipeline([("preprocess", ColumnTransformer(parts)), ("estimator", estimator)])
+
+
+def text_features() -> Any:
+    """Words (1-2 grams) and character 2-5 grams within words, TF-IDF weighted, side by side.
+
+    Characters catch what words miss in texting: "fr33", "£1000", "txt", short codes.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    return FeatureUnion(
         [
-            ("numeric", numeric, config.numeric_features),
-            ("categorical", categorical, config.categorical_features),
+            (
+                "words",
+                TfidfVectorizer(
+                    lowercase=True,
+                    ngram_range=(1, 2),
+                    min_df=2,
+                    sublinear_tf=True,
+                    max_features=50000,
+                ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(2, 5),
+                    min_df=2,
+                    sublinear_tf=True,
+                    max_features=100000,
+                ),
+            ),
         ]
     )
-    return Pipeline([("preprocess", preprocess), ("estimator", estimator)])
 
 
 def train(config: ModelConfig, frame: pd.DataFrame, seed: int = 0) -> TrainOutcome:
@@ -146,7 +193,8 @@ def train(config: ModelConfig, frame: pd.DataFrame, seed: int = 0) -> TrainOutco
         train_rows=len(y_train),
         test_rows=len(y_test),
         fairness=model_fairness(model, test_frame, y_test, config, where),
-        importance=permutation_importances(model, x_test, y_test, seed),
+        # One text input: shuffling "the text" says nothing a reader can act on.
+        importance=[] if config.text_only else permutation_importances(model, x_test, y_test, seed),
         test_scores=[float(v) for v in positive_scores(model, x_test)],
         test_labels=[int(v) for v in y_test],
     )

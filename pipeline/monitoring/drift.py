@@ -17,6 +17,7 @@ from pipeline.config import ModelConfig
 from pipeline.monitoring.estimation import EstimatedPerformance, PerformanceEstimator
 from pipeline.monitoring.performance import evaluate, labelled_rows
 from pipeline.monitoring.policy import Decision, drift_verdict, per_column_threshold
+from pipeline.monitoring.text import TEXT_TEST, TextDrift, TextDriftResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,6 +53,8 @@ class FeatureDrift:
     score: float
     threshold: float
     drifted: bool
+    # A text column's tests, sizes and new terms (None for numeric and categorical columns).
+    text: TextDriftResult | None = None
 
 
 @dataclass
@@ -145,17 +148,21 @@ def detect_drift(
     ref = _sample(reference.frame, sample_rows, seed)
     cur = _sample(current.frame, sample_rows, seed + 1)
 
-    metrics: list[Any] = [
-        DataDriftPreset(
-            columns=features,
-            num_method=NUMERIC_TEST,
-            cat_method=CATEGORICAL_TEST,
-            threshold=column_threshold,
-            drift_share=thresholds.drift_share,
+    # Numbers and categories go through Evidently; text columns through TextDrift (below).
+    tabular = [*config.numeric_features, *config.categorical_features]
+    metrics: list[Any] = []
+    if tabular:
+        metrics.append(
+            DataDriftPreset(
+                columns=tabular,
+                num_method=NUMERIC_TEST,
+                cat_method=CATEGORICAL_TEST,
+                threshold=column_threshold,
+                drift_share=thresholds.drift_share,
+            )
         )
-    ]
     numeric = list(config.numeric_features)
-    ref_view, cur_view = ref[features].copy(), cur[features].copy()
+    ref_view, cur_view = ref[tabular].copy(), cur[tabular].copy()
     if model is not None:
         ref_view[SCORE_COLUMN] = model.predict_proba(ref[features])[:, 1]
         cur_view[SCORE_COLUMN] = model.predict_proba(cur[features])[:, 1]
@@ -168,12 +175,16 @@ def detect_drift(
     definition = DataDefinition(
         numerical_columns=numeric, categorical_columns=list(config.categorical_features)
     )
-    report = Report(metrics=metrics, include_tests=True)
-    snapshot = report.run(
-        Dataset.from_pandas(cur_view, data_definition=definition),
-        Dataset.from_pandas(ref_view, data_definition=definition),
-    )
-    scores, drifted = _column_results(snapshot.dict())
+    snapshot = None
+    scores: dict[str, float] = {}
+    drifted: dict[str, bool] = {}
+    if metrics:
+        report = Report(metrics=metrics, include_tests=True)
+        snapshot = report.run(
+            Dataset.from_pandas(cur_view, data_definition=definition),
+            Dataset.from_pandas(ref_view, data_definition=definition),
+        )
+        scores, drifted = _column_results(snapshot.dict())
 
     feature_results = [
         FeatureDrift(
@@ -184,8 +195,21 @@ def detect_drift(
             threshold=column_threshold,
             drifted=drifted[name],
         )
-        for name in features
+        for name in tabular
     ]
+    for name in config.text_features:
+        found = TextDrift(seed=seed).fit(ref[name]).test(cur[name])
+        feature_results.append(
+            FeatureDrift(
+                name=name,
+                kind="text",
+                test=TEXT_TEST,
+                score=round(found.p_value, 6),
+                threshold=column_threshold,
+                drifted=found.p_value < column_threshold,
+                text=found,
+            )
+        )
     # Drifted first, most significant first: the order a reviewer reads them in.
     feature_results.sort(key=lambda f: (not f.drifted, f.score))
     drifted_names = [f.name for f in feature_results if f.drifted]

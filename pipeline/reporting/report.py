@@ -97,6 +97,9 @@ def verdict_line(results: RunResults) -> str:
         head = "**Drift not measured** (no drift result in this run)"
     elif drift.get("drift_detected"):
         head = f"**Drift detected**: {'; '.join(drift.get('reasons', [])) or 'see below'}"
+        patterns = _new_patterns(drift)
+        if patterns:
+            head += f". {patterns}"
     else:
         head = f"**No drift**: all {drift.get('n_features', 0)} features stable"
     decision = retrain.get("decision")
@@ -176,7 +179,48 @@ def _feature_section(drift: dict[str, Any]) -> str:
         rows.append(
             f"| {f['name']} | {f['test']} | {f['score']:.4g} | {f['threshold']:.4g} | {mark} |"
         )
+    for f in features:
+        if f.get("text"):
+            rows += ["", _text_details(f["name"], f["text"])]
     return "\n".join(rows)
+
+
+def _new_patterns(drift: dict[str, Any]) -> str:
+    """ "New patterns in `text`: wallet, airdrop, nft" for each drifted text column with any."""
+    found = [
+        f"New patterns in `{f['name']}`: {', '.join(f['text']['new_terms'][:8])}"
+        for f in drift.get("features") or []
+        if f.get("drifted") and f.get("text") and f["text"].get("new_terms")
+    ]
+    return "; ".join(found)
+
+
+def _text_details(name: str, text: dict[str, Any]) -> str:
+    tests = text.get("tests") or {}
+    length = text.get("mean_length") or {}
+    terms = ", ".join(text.get("new_terms") or []) or "none"
+    return "\n".join(
+        [
+            f"Text column `{name}` (its p-value above is the smallest of four tests, "
+            "Bonferroni-corrected):",
+            "",
+            "| test | what it compares | p-value |",
+            "| --- | --- | ---: |",
+            f"| domain classifier | can a classifier tell reference from current messages? "
+            f"ROC AUC {text.get('domain_classifier_auc', 0.5):.3f} (0.5: no) | "
+            f"{tests.get('domain_classifier', 1):.4g} |",
+            f"| vocabulary | tokens unseen in the reference: "
+            f"{text.get('reference_unseen_token_share', 0):.1%} before, "
+            f"{text.get('unseen_token_share', 0):.1%} now | {tests.get('vocabulary', 1):.4g} |",
+            f"| length | mean characters {length.get('reference', 0):g} before, "
+            f"{length.get('current', 0):g} now | {tests.get('length', 1):.4g} |",
+            f"| style | messages with capitals, digits, a URL or phone number | "
+            f"{tests.get('style', 1):.4g} |",
+            "",
+            f"Token distributions: Jensen-Shannon divergence {text.get('js_divergence', 0):.3f}. "
+            f"New patterns (terms far more frequent than in the reference): {terms}.",
+        ]
+    )
 
 
 def _prediction_section(drift: dict[str, Any]) -> str:
