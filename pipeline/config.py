@@ -365,7 +365,7 @@ def _parse_column(model: str, name: str, raw: Mapping[str, Any]) -> ColumnSpec:
     dtype = raw.get("dtype", "float" if kind == "numeric" else "str")
     max_length = raw.get("max_length")
     if kind == "text":
-        max_length = int(max_length or DEFAULT_TEXT_MAX_LENGTH)
+        max_length = int(DEFAULT_TEXT_MAX_LENGTH if max_length is None else max_length)
         if max_length <= 0 or role not in ("feature", "passthrough"):
             raise ConfigError(f"{where}: a text column is a feature with a positive max_length")
     elif max_length is not None:

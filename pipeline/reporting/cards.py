@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, first_line
-from pipeline.reporting.report import fairness_markdown, importance_markdown, xychart
+from pipeline.reporting.report import (
+    fairness_markdown,
+    importance_markdown,
+    text_only_facts,
+    xychart,
+)
 
 if TYPE_CHECKING:
     from pipeline.config import ModelConfig
@@ -434,6 +439,8 @@ def gather_card_facts(registry: Registry, config: ModelConfig, version: int) -> 
         )
     train_rows, test_rows = info.params.get("train_rows"), info.params.get("test_rows")
     sources = info.run_tags.get("driftgate.training_data", "")
+    if config.text_only:
+        fairness, importance = text_only_facts()
     return CardFacts(
         model=config.name,
         version=version,

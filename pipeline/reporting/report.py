@@ -534,10 +534,30 @@ def _ratio(value: float | None, upper: float | None = None) -> str:
     return f"{value:.2f}" if upper is None else f"{value:.2f} (≤{upper:.2f})"
 
 
+# What a text-only model's PR and card say instead of empty tables.
+NOT_APPLICABLE = "not_applicable"
+TEXT_ONLY_FAIRNESS = (
+    "Not applicable: the model's only input is the message text, and no attribute of the "
+    "sender (age, gender, region) is known, so there are no groups to compare."
+)
+TEXT_ONLY_IMPORTANCE = (
+    "Not applicable: the model has one input, the message text; shuffling it says nothing a "
+    "reader can act on. What the model reacts to shows in the drift issue's text tests and new "
+    "terms instead."
+)
+
+
+def text_only_facts() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fairness and importance documents of a text-only model: why neither applies."""
+    return {NOT_APPLICABLE: TEXT_ONLY_FAIRNESS}, {NOT_APPLICABLE: TEXT_ONLY_IMPORTANCE}
+
+
 def fairness_markdown(
     sides: dict[str, Any], version: int | None = None, champion: int | None = None
 ) -> str:
     """Per-group selection rate, TPR and FPR (challenger and, when there is one, champion)."""
+    if sides.get(NOT_APPLICABLE):
+        return str(sides[NOT_APPLICABLE])
     challenger = sides.get("challenger") or {}
     before = sides.get("champion") or {}
     if not challenger.get("attributes"):
@@ -604,6 +624,8 @@ def fairness_markdown(
 
 def importance_markdown(stability: dict[str, Any] | None, top: int = 10) -> str:
     """Permutation importance of both models on the same rows, rank correlation, biggest movers."""
+    if stability and stability.get(NOT_APPLICABLE):
+        return str(stability[NOT_APPLICABLE])
     if not stability or not stability.get("challenger"):
         return "Not measured."
     new = stability["challenger"]

@@ -39,6 +39,7 @@ from pipeline.monitoring.policy import (
 )
 from pipeline.reporting.cards import CARD_FILE, gather_card_facts
 from pipeline.reporting.operations import record_seconds
+from pipeline.reporting.report import text_only_facts
 from pipeline.results import (
     read_json,
     read_json_if_exists,
@@ -276,16 +277,18 @@ def run_retrain(
         champion_model = registry.load_model(champion)
         champion_metrics = evaluate(champion_model, features, labels, config.decision_threshold)
         fairness["champion"] = model_fairness(champion_model, holdout, labels, config, evaluated_on)
-    importance = compare_importance(
-        champion_model,
-        outcome.model,
-        features,
-        labels,
-        evaluated_on,
-        champion.version if champion else None,
-        info.version,
-        seed,
-    )
+    importance: Any = None
+    if not config.text_only:
+        importance = compare_importance(
+            champion_model,
+            outcome.model,
+            features,
+            labels,
+            evaluated_on,
+            champion.version if champion else None,
+            info.version,
+            seed,
+        )
     gate = fairness_gates(
         fairness["challenger"].metrics(), config.fairness, config.thresholds, "challenger"
     )
@@ -295,7 +298,10 @@ def run_retrain(
     registry.add_to_run(
         info.run_id,
         metrics={f"recent_{k}": v for k, v in fairness["challenger"].metrics().items()},
-        documents={STABILITY_ARTIFACT: importance, RECENT_FAIRNESS_ARTIFACT: fairness},
+        documents={
+            STABILITY_ARTIFACT: importance or {},
+            RECENT_FAIRNESS_ARTIFACT: fairness,
+        },
     )
     registry.tag_version(info.version, "driftgate.decision", promotion.outcome)
     registry.tag_version(info.version, "driftgate.decision_reasons", " | ".join(promotion.reasons))
@@ -322,6 +328,8 @@ def run_retrain(
     )
     result.fairness = to_jsonable(fairness)
     result.importance = to_jsonable(importance)
+    if config.text_only:
+        result.fairness, result.importance = text_only_facts()
     write_json_atomic(out_file, result)
     return result
 
