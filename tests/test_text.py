@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, run_cli
+from conftest import REPO
 
 from pipeline.config import ColumnSpec, load_settings
 from pipeline.errors import ConfigError
