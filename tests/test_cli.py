@@ -39,5 +39,5 @@ def test_unknown_model_is_one_line(project: object) -> None:
     result = run_cli("rollback", "--model", "churn")
     assert result.code != 0
     assert result.stderr.strip() == (
-        "error: unknown model 'churn' (configured models: attrition, machine_failure)"
+        "error: unknown model 'churn' (configured models: attrition, machine_failure, sms_spam)"
     )

@@ -208,6 +208,7 @@ def test_the_schedule_starts_one_monthly_run_per_configured_model(gh: FakeGitHub
     assert [(d["workflow"], d["ref"], d["inputs"]) for d in gh.dispatches] == [
         ("monthly.yml", "main", {"model": "attrition"}),
         ("monthly.yml", "main", {"model": "machine_failure"}),
+        ("monthly.yml", "main", {"model": "sms_spam"}),
     ]
     missing = run_cli("dispatch", "--workflow", "nightly.yml")
     assert missing.code != 0

@@ -1,0 +1,546 @@
+"""The dashboard: a static site drawn from the facts ``steps.dashboard`` gathers.
+
+An overview page (every model at a glance) and one page per model: drift share per period, a
+feature x period heat map, performance over time, the version timeline with each decision's
+reason, the champion against the latest challenger, and each period's Evidently report (copied
+beside the pages and linked, never inlined). Charts are Plotly figures whose JavaScript is copied
+into ``assets/`` (no CDN: the site works offline and on GitHub Pages); every chart has the table
+it was drawn from beneath it, so the pages read without JavaScript too. Drifted cells carry a
+mark and a word, not only a colour. ``dashboard.json`` beside the pages holds the facts.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipeline.reporting.report import fairness_markdown
+
+FACTS_FILE = "dashboard.json"
+PLOTLY_FILE = "assets/plotly.min.js"
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;
+max-width:72rem;padding:1rem 1.5rem;color:#1b1f24;line-height:1.45}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.92rem}
+th,td{border:1px solid #c9d1d9;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f3f5f7}td.num{text-align:right}
+caption{text-align:left;font-weight:600;padding:.25rem 0}
+.drifted{background:#ffe3e0;font-weight:600}.ok{color:#1a7f37}.bad{color:#b42318;font-weight:600}
+nav a{margin-right:1rem}.chart{min-height:320px}details{margin:.5rem 0 1.5rem}
+"""
+
+
+@dataclass
+class VersionFacts:
+    version: int
+    created_at: str
+    aliases: list[str]
+    metrics: dict[str, float]
+    promoted_at: str = ""
+
+
+@dataclass
+class PeriodFacts:
+    period: str
+    verdict: str
+    drift_share: float | None
+    model_version: int | None
+    features: list[dict[str, Any]]
+    estimated: dict[str, float] | None
+    realized: float | None
+    issue_url: str | None
+    pull_url: str | None
+    has_report: bool
+
+
+@dataclass
+class ModelFacts:
+    name: str
+    description: str
+    primary_metric: str
+    card_champion: int | None
+    champion: int | None
+    challenger: int | None
+    versions: list[VersionFacts]
+    decisions: list[dict[str, Any]]
+    periods: list[PeriodFacts]
+    comparison: dict[str, Any] | None = None
+
+
+@dataclass
+class DashboardFacts:
+    generated_at: str
+    models: list[ModelFacts] = field(default_factory=list)
+
+
+def render_site(facts: DashboardFacts, out: Path, reports: dict[str, Path]) -> Path:
+    """Write the site into ``out`` as a whole (built aside, then swapped in); its index page."""
+    import plotly
+
+    staging = out.with_name(out.name + ".new")
+    if staging.exists():
+        shutil.rmtree(staging)
+    (staging / "assets").mkdir(parents=True)
+    (staging / "models").mkdir()
+    source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    shutil.copyfile(source, staging / PLOTLY_FILE)
+    (staging / "assets" / "style.css").write_text(CSS.strip() + "\n", encoding="utf-8")
+    links: dict[str, str] = {}
+    for key, report in sorted(reports.items()):
+        relative = f"reports/{key}.html"
+        (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(report, staging / relative)
+        links[key] = relative
+    (staging / FACTS_FILE).write_text(
+        json.dumps(asdict(facts), indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    (staging / "index.html").write_text(overview_page(facts), encoding="utf-8")
+    for model in facts.models:
+        page = model_page(model, facts.generated_at, links)
+        (staging / "models" / f"{model.name}.html").write_text(page, encoding="utf-8")
+    old = out.with_name(out.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        out.rename(old)
+    staging.rename(out)
+    if old.exists():
+        shutil.rmtree(old)
+    return out / "index.html"
+
+
+# -- pages --------------------------------------------------------------------------------------
+def _page(title: str, body: list[str], depth: int) -> str:
+    up = "../" * depth
+    return "\n".join(
+        [
+            "<!doctype html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{_e(title)}</title>",
+            f'<link rel="stylesheet" href="{up}assets/style.css">',
+            f'<script src="{up}{PLOTLY_FILE}"></script>',
+            "</head>",
+            "<body>",
+            f'<nav aria-label="site"><a href="{up}index.html">All models</a></nav>',
+            "<main>",
+            *body,
+            "</main>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
+def overview_page(facts: DashboardFacts) -> str:
+    rows = []
+    for model in facts.models:
+        latest = model.periods[-1] if model.periods else None
+        champion = _version(model, model.champion)
+        age = (
+            _age_days(champion.promoted_at or champion.created_at, facts.generated_at)
+            if (champion)
+            else None
+        )
+        metric = champion.metrics.get(f"test_{model.primary_metric}") if champion else None
+        estimated = latest.estimated if latest else None
+        realized = next((p.realized for p in reversed(model.periods) if p.realized), None)
+        rows.append(
+            [
+                f'<a href="models/{_e(model.name)}.html">{_e(model.name)}</a>',
+                f"v{model.champion} ({age} days)" if champion else "none yet",
+                _verdict(latest.verdict) + f" ({_e(latest.period)})" if latest else "no run yet",
+                _num(metric),
+                _band(estimated) if estimated else "-",
+                _num(realized),
+                _link(latest.issue_url, "drift issue") if latest else "-",
+                _link(_open_pull(model), "promotion PR"),
+            ]
+        )
+    table = _table(
+        "Every configured model",
+        [
+            "model",
+            "champion (age)",
+            "last verdict",
+            "test metric at training",
+            "estimated (95% band)",
+            "realized",
+            "issue",
+            "PR",
+        ],
+        rows,
+    )
+    body = [
+        "<h1>Driftgate: how are our models doing?</h1>",
+        f"<p>Generated {_e(facts.generated_at)} from the registry, the runs' results and the "
+        "model cards. Each model's page has its drift, performance and decisions.</p>",
+        table,
+    ]
+    return _page("Driftgate dashboard", body, depth=0)
+
+
+def model_page(model: ModelFacts, generated_at: str, reports: dict[str, str]) -> str:
+    body = [
+        f"<h1>{_e(model.name)}</h1>",
+        f"<p>{_e(model.description)}</p>",
+        f"<p>Champion: <strong>{'v' + str(model.champion) if model.champion else 'none'}</strong>"
+        f"; latest challenger: {'v' + str(model.challenger) if model.challenger else 'none'}; "
+        f"the model card names {'v' + str(model.card_champion) if model.card_champion else 'none'}"
+        f". Generated {_e(generated_at)}.</p>",
+        "<h2>Drift per period</h2>",
+        *_drift_share(model),
+        "<h2>Features by period</h2>",
+        *_heat_map(model),
+        "<h2>Performance over time</h2>",
+        *_performance(model),
+        "<h2>Versions and decisions</h2>",
+        *_timeline(model),
+        "<h2>Champion and latest challenger</h2>",
+        *_comparison(model),
+        "<h2>Evidently reports</h2>",
+        *_reports(model, reports),
+    ]
+    return _page(f"Driftgate: {model.name}", body, depth=1)
+
+
+# -- sections -----------------------------------------------------------------------------------
+def _drift_share(model: ModelFacts) -> list[str]:
+    import plotly.graph_objects as go
+
+    if not model.periods:
+        return ["<p>No drift result yet.</p>"]
+    periods = [p.period for p in model.periods]
+    shares = [p.drift_share or 0.0 for p in model.periods]
+    figure = go.Figure(
+        go.Bar(
+            x=periods,
+            y=shares,
+            text=[p.verdict for p in model.periods],
+            marker_color=["#d1242f" if p.verdict == "drift" else "#2da44e" for p in model.periods],
+        )
+    )
+    figure.update_layout(yaxis_title="share of drifted features", yaxis_tickformat=".0%")
+    rows = [
+        [
+            _e(p.period),
+            _verdict(p.verdict),
+            _pct(p.drift_share),
+            _e(", ".join(f["name"] for f in p.features if f["drifted"]) or "-"),
+        ]
+        for p in model.periods
+    ]
+    return [
+        _chart(figure, "drift-share", "Share of drifted features per period"),
+        _table("Drift share per period", ["period", "verdict", "drift share", "drifted"], rows),
+    ]
+
+
+def _heat_map(model: ModelFacts) -> list[str]:
+    import math
+
+    import plotly.graph_objects as go
+
+    if not model.periods:
+        return ["<p>No drift result yet.</p>"]
+    names = sorted({f["name"] for p in model.periods for f in p.features})
+    periods = [p.period for p in model.periods]
+    by = {(p.period, f["name"]): f for p in model.periods for f in p.features}
+    z, marks = [], []
+    for name in names:
+        row, mark_row = [], []
+        for period in periods:
+            found = by.get((period, name))
+            p_value = float(found["score"]) if found else 1.0
+            row.append(min(-math.log10(max(p_value, 1e-16)), 16.0))
+            mark_row.append("✕ drifted" if found and found["drifted"] else "")
+        z.append(row)
+        marks.append(mark_row)
+    figure = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=periods,
+            y=names,
+            text=marks,
+            texttemplate="%{text}",
+            colorscale="Reds",
+            colorbar={"title": "-log10 p"},
+            hovertemplate="%{y}, %{x}: -log10 p = %{z:.1f} %{text}<extra></extra>",
+        )
+    )
+    figure.update_layout(height=max(320, 22 * len(names) + 120))
+    head = ["feature", *periods]
+    rows = []
+    for name in names:
+        cells = [_e(name)]
+        for period in periods:
+            found = by.get((period, name))
+            if not found:
+                cells.append("-")
+            elif found["drifted"]:
+                cells.append(f'<span class="drifted">{_p(found["score"])} ✕ drifted</span>')
+            else:
+                cells.append(_p(found["score"]))
+        rows.append(cells)
+    return [
+        _chart(figure, "heat-map", "Drift test p-value of each feature per period"),
+        "<details><summary>The p-values as a table</summary>",
+        _table("p-value per feature and period (✕: drifted)", head, rows),
+        "</details>",
+    ]
+
+
+def _performance(model: ModelFacts) -> list[str]:
+    import plotly.graph_objects as go
+
+    if not model.periods:
+        return ["<p>No period yet.</p>"]
+    metric = model.primary_metric
+    periods = [p.period for p in model.periods]
+    at_training = [_trained_metric(model, p.model_version) for p in model.periods]
+    estimated = [p.estimated["value"] if p.estimated else None for p in model.periods]
+    upper = [
+        (p.estimated["upper"] - p.estimated["value"]) if p.estimated else None
+        for p in model.periods
+    ]
+    lower = [
+        (p.estimated["value"] - p.estimated["lower"]) if p.estimated else None
+        for p in model.periods
+    ]
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=periods, y=at_training, name="at training", mode="lines"))
+    figure.add_trace(
+        go.Scatter(
+            x=periods,
+            y=estimated,
+            name="estimated (95% band)",
+            mode="markers",
+            error_y={"type": "data", "array": upper, "arrayminus": lower, "symmetric": False},
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=periods,
+            y=[p.realized for p in model.periods],
+            name="realized",
+            mode="lines+markers",
+        )
+    )
+    figure.update_layout(yaxis_title=metric)
+    rows = [
+        [
+            _e(p.period),
+            f"v{p.model_version}" if p.model_version else "-",
+            _num(trained),
+            _band(p.estimated) if p.estimated else "-",
+            _num(p.realized),
+        ]
+        for p, trained in zip(model.periods, at_training)
+    ]
+    return [
+        _chart(figure, "performance", f"{metric} over time"),
+        _table(
+            f"{metric} per period",
+            ["period", "version", "at training", "estimated (95% band)", "realized"],
+            rows,
+        ),
+    ]
+
+
+EVENTS = {
+    "promote": "promoted",
+    "refuse": "refused",
+    "rollback": "rolled back",
+    "keep": "kept",
+    "proposed": "proposed",
+}
+
+
+def _timeline(model: ModelFacts) -> list[str]:
+    import plotly.graph_objects as go
+
+    events: list[tuple[str, str, str, str, str]] = []  # when, version, event, why, source
+    for version in model.versions:
+        events.append((version.created_at, f"v{version.version}", "trained", "-", "-"))
+    for decision in model.decisions:
+        subject = str(decision.get("subject", ""))
+        verdict = str(decision.get("verdict", ""))
+        if not subject.startswith("v") or verdict not in EVENTS:
+            continue
+        reasons = "; ".join(decision.get("reasons") or []) or "-"
+        events.append(
+            (
+                str(decision.get("at", "")),
+                subject,
+                EVENTS[verdict],
+                reasons,
+                str(decision["source"]),
+            )
+        )
+    events.sort()
+    if not events:
+        return ["<p>No version yet.</p>"]
+    figure = go.Figure(
+        go.Scatter(
+            x=[e[0][:19] for e in events],
+            y=[e[2] for e in events],
+            mode="markers+text",
+            text=[e[1] for e in events],
+            textposition="top center",
+            hovertext=[e[3] for e in events],
+            marker={"size": 12},
+        )
+    )
+    figure.update_layout(yaxis_title="event")
+    rows = [
+        [_e(when[:16]), _e(version), _e(event), _e(why), _e(source)]
+        for when, version, event, why, source in reversed(events)
+    ]
+    return [
+        _chart(figure, "timeline", "Version events over time"),
+        _table("Decision record, newest first", ["when", "version", "event", "why", "from"], rows),
+    ]
+
+
+def _comparison(model: ModelFacts) -> list[str]:
+    found = model.comparison
+    if not found:
+        return ["<p>No challenger has been compared with the champion yet.</p>"]
+    comparison = found.get("comparison") or {}
+    new, old = found.get("challenger_version"), found.get("champion_version")
+    metrics = sorted(
+        set(comparison.get("challenger") or {}) | set(comparison.get("champion") or {})
+    )
+    rows = [
+        [
+            _e(name),
+            _num((comparison.get("challenger") or {}).get(name)),
+            _num((comparison.get("champion") or {}).get(name)),
+        ]
+        for name in metrics
+    ]
+    parts = [
+        f"<p>{_e(found.get('period', ''))}: challenger v{new} against champion v{old} on "
+        f"{_e(comparison.get('evaluated_on', 'the same rows'))}; decision "
+        f"<strong>{_e(str(found.get('decision')))}</strong>.</p>",
+        _table("Metrics on the same rows", ["metric", f"v{new}", f"v{old}"], rows),
+    ]
+    fairness = found.get("fairness") or {}
+    parts.append("<h3>Fairness</h3>")
+    parts.append(f"<pre>{_e(fairness_markdown(fairness, new, old))}</pre>")
+    importance = found.get("importance") or {}
+    parts.append("<h3>Importance ranking</h3>")
+    if importance.get("not_applicable"):
+        parts.append(f"<p>{_e(importance['not_applicable'])}</p>")
+    else:
+        champion = {f["feature"]: i + 1 for i, f in enumerate(importance.get("champion") or [])}
+        ranked = [
+            [str(i + 1), _e(f["feature"]), str(champion.get(f["feature"], "-"))]
+            for i, f in enumerate((importance.get("challenger") or [])[:10])
+        ]
+        correlation = importance.get("rank_correlation")
+        parts.append(
+            _table(
+                "Top features by permutation importance"
+                + (f" (rank correlation {correlation:.2f})" if correlation is not None else ""),
+                ["rank", "feature", f"rank in v{old}"],
+                ranked,
+            )
+        )
+    return parts
+
+
+def _reports(model: ModelFacts, reports: dict[str, str]) -> list[str]:
+    items = [
+        f'<li><a href="../{_e(reports[key])}">{_e(p.period)}</a> ({_verdict(p.verdict)})</li>'
+        for p in reversed(model.periods)
+        if (key := f"{model.name}/{p.period}") in reports
+    ]
+    if not items:
+        return ["<p>No Evidently report was kept with these results.</p>"]
+    return ["<ul>", *items, "</ul>"]
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _chart(figure: Any, name: str, label: str) -> str:
+    figure.update_layout(margin={"l": 60, "r": 20, "t": 30, "b": 40}, template="plotly_white")
+    div = figure.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=f"chart-{name}",
+        config={"displaylogo": False, "responsive": True},
+    )
+    return f'<figure class="chart" aria-label="{_e(label)}">{div}</figure>'
+
+
+def _table(caption: str, head: list[str], rows: list[list[str]]) -> str:
+    lines = ["<table>", f"<caption>{_e(caption)}</caption>", "<thead><tr>"]
+    lines += [f'<th scope="col">{_e(h)}</th>' for h in head]
+    lines.append("</tr></thead><tbody>")
+    for row in rows:
+        lines.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>")
+    lines.append("</tbody></table>")
+    return "\n".join(lines)
+
+
+def _version(model: ModelFacts, number: int | None) -> VersionFacts | None:
+    return next((v for v in model.versions if v.version == number), None)
+
+
+def _trained_metric(model: ModelFacts, number: int | None) -> float | None:
+    """The version's primary metric on its held-out test split at training."""
+    version = _version(model, number)
+    return version.metrics.get(f"test_{model.primary_metric}") if version else None
+
+
+def _open_pull(model: ModelFacts) -> str | None:
+    return next((p.pull_url for p in reversed(model.periods) if p.pull_url), None)
+
+
+def _age_days(since: str, now: str) -> int | None:
+    try:
+        start = datetime.fromisoformat(since)
+        end = datetime.fromisoformat(now)
+    except ValueError:
+        return None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    return max((end - start).days, 0)
+
+
+def _verdict(verdict: str) -> str:
+    if verdict == "drift":
+        return '<span class="bad">drift</span>'
+    return f'<span class="ok">{_e(verdict.replace("_", " ") or "-")}</span>'
+
+
+def _link(url: str | None, label: str) -> str:
+    return f'<a href="{_e(url)}">{_e(label)}</a>' if url else "-"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _p(value: float) -> str:
+    return "&lt; 1e-16" if value < 1e-16 else f"{value:.3g}"
+
+
+def _band(estimated: dict[str, float]) -> str:
+    return f"{estimated['value']:.3f} ({estimated['lower']:.3f} to {estimated['upper']:.3f})"
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
