@@ -161,9 +161,23 @@ def cmd_card(args: argparse.Namespace, settings: Settings) -> Any:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.config import api_token
-    from pipeline.serving.api import serve
+    from pipeline.serving.api import DashboardSite, serve
+    from pipeline.steps.dashboard import dashboard_step
 
-    serve(settings, settings.model(args.model), args.host, args.port, token=api_token())
+    models = [settings.model(name) for name in sorted(settings.models)]
+    site = DashboardSite(
+        settings,
+        settings.path(settings.output_dir) / "dashboard-site",
+        lambda out: dashboard_step(settings, models, out),
+    )
+    serve(
+        settings,
+        settings.model(args.model),
+        args.host,
+        args.port,
+        token=api_token(),
+        dashboard=site,
+    )
     return {"model": settings.model(args.model).name, "stopped": True}
 
 
@@ -224,6 +238,19 @@ def cmd_state(args: argparse.Namespace, settings: Settings) -> Any:
     target = StateTarget.from_env(settings)
     if args.state_command == "status":
         return state_status_step(settings, target)
+    if args.state_command == "pull" and args.all:
+        from pipeline.errors import ConfigError
+
+        local = settings.tracking_uri.startswith("sqlite:")
+        if local and not settings.store_per_model and len(settings.models) > 1:
+            raise ConfigError(
+                "state pull --all needs a store per model: set "
+                "MLFLOW_TRACKING_URI=sqlite:///mlruns-{model}.db"
+            )
+        return [
+            state_pull_step(settings, settings.model(name), target, fresh=args.fresh)
+            for name in sorted(settings.models)
+        ]
     config = settings.model(args.model)
     if args.state_command == "pull":
         return state_pull_step(settings, config, target, fresh=args.fresh)
@@ -398,6 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
     pull = add_state("pull", "restore the model's state from the state branch (before a job)")
     pull.add_argument(
         "--fresh", action="store_true", help="start the model anew on purpose: restore nothing"
+    )
+    pull.add_argument(
+        "--all",
+        action="store_true",
+        help="every configured model (with a store per model: sqlite:///mlruns-{model}.db)",
     )
     push = add_state("push", "save the model's state to the state branch (after a job)")
     push.add_argument("--period", help="the period this run worked on (default: this month)")

@@ -191,6 +191,15 @@ class Settings:
         """The tracking URI with a relative SQLite path anchored at the project root."""
         return self._anchored(self.mlflow_tracking_uri)
 
+    def tracking_uri_for(self, model: str) -> str:
+        """``model``'s tracking URI: a ``{model}`` in the setting names a store per model
+        (``sqlite:///mlruns-{model}.db``), so one checkout can hold every model's state."""
+        return self._anchored(self.mlflow_tracking_uri.replace("{model}", model))
+
+    @property
+    def store_per_model(self) -> bool:
+        return "{model}" in self.mlflow_tracking_uri
+
     @property
     def prediction_log(self) -> str:
         """The prediction log's database URL (default: SQLite in the output folder)."""

@@ -8,10 +8,12 @@ DRIFTGATE_SCREENSHOTS=DIR, copies them there: docs/ holds the README's).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -177,11 +179,69 @@ def test_the_site_after_a_two_month_cycle_in_a_real_browser(
                     continue
                 assert (path.parent / href).resolve().exists(), f"{name}: broken link {href}"
             page.screenshot(path=str(shots / f"dashboard-{name}.png"), full_page=True)
+        # The same site from `pipeline serve`, at /dashboard, rebuilt when a run lands.
+        with served_dashboard() as url:
+            page.goto(f"{url}/dashboard")
+            page.wait_for_load_state("load")
+            assert page.title() == "Driftgate dashboard"
+            page.goto(f"{url}/dashboard/models/attrition.html")
+            page.wait_for_load_state("load")
+            assert page.locator(".js-plotly-plot svg.main-svg").count() >= 4
+            before = page.request.get(f"{url}/dashboard/dashboard.json").json()
+            stamp, periods = before["generated_at"], before["models"][0]["periods"]
+            done = run_cli("run", "--model", "attrition", "--period", "2026-11", "--dry-run")
+            assert done.code == 0, done.stderr
+            rebuilt = page.request.get(f"{url}/dashboard/dashboard.json").json()
+            assert len(rebuilt["models"][0]["periods"]) == len(periods) + 1
+            assert rebuilt["generated_at"] >= stamp
+            outside = page.request.get(f"{url}/dashboard/..%2F..%2Fpyproject.toml")
+            assert outside.status == 404
         browser.close()
     assert errors == []
     assert (shots / "dashboard-index.png").stat().st_size > 10_000
     reports = list((site / "reports" / "attrition").glob("*.html"))
     assert {p.stem for p in reports} == {"2026-09", "2026-10"}
+
+
+@contextlib.contextmanager
+def served_dashboard() -> Iterator[str]:
+    """`pipeline serve`'s app under uvicorn on a free port, with its dashboard."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from pipeline.config import load_settings
+    from pipeline.edges.registry import Registry
+    from pipeline.serving.api import ChampionWatcher, DashboardSite, create_app
+    from pipeline.steps.dashboard import dashboard_step
+
+    settings = load_settings()
+    config = settings.model("attrition")
+    site = DashboardSite(
+        settings,
+        settings.path(settings.output_dir) / "dashboard-site",
+        lambda out: dashboard_step(settings, [config], out),
+    )
+    app = create_app(
+        settings, config, watcher=ChampionWatcher(Registry(settings, config), 3600), dashboard=site
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def test_the_dashboard_command_names_a_missing_model(project: Path) -> None:

@@ -468,3 +468,16 @@ def test_batches_and_labels_beyond_the_windows_leave_the_state(
         "labels/2026-10.csv",
     ]
     assert "models/attrition/outputs/2024-06/predict.json" in files  # results stay
+
+
+def test_pull_all_needs_and_uses_a_store_per_model(
+    origin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkout(origin, tmp_path / "site", monkeypatch)
+    shared = run_cli("state", "pull", "--all")
+    assert shared.code == 2 and "sqlite:///mlruns-{model}.db" in shared.stderr
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlruns-{model}.db")
+    pulled = ok("state", "pull", "--all")
+    assert [p["model"] for p in pulled] == ["attrition", "machine_failure", "sms_spam"]
+    settings = load_settings()
+    assert settings.tracking_uri_for("sms_spam").endswith("/site/mlruns-sms_spam.db")

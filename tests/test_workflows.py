@@ -244,25 +244,52 @@ def _touches_registry(argv: list[str]) -> bool:
     return argv[0] in REGISTRY_COMMANDS
 
 
+# Commands that only read it: they pull first and push nothing.
+READING_COMMANDS = {"dashboard", "history"}
+
+
 def test_every_job_that_touches_the_registry_pulls_first_and_pushes_after() -> None:
-    checked = 0
+    checked = readers = 0
     for path in WORKFLOWS:
         for name, job in _load(path)["jobs"].items():
             commands = _job_commands(job)
             touching = [i for i, argv in enumerate(commands) if _touches_registry(argv)]
+            reading = [i for i, argv in enumerate(commands) if argv[0] in READING_COMMANDS]
             pulls = [i for i, argv in enumerate(commands) if argv[:2] == ["state", "pull"]]
             pushes = [i for i, argv in enumerate(commands) if argv[:2] == ["state", "push"]]
             where = f"{path.name} job '{name}'"
+            for argv in commands:
+                if argv[:2] in (["state", "pull"], ["state", "push"]):
+                    named = "--model" in argv or "--all" in argv
+                    assert named, f"{where}: {' '.join(argv)} names no model"
+            if reading and not touching:
+                readers += 1
+                assert pulls and pulls[0] < reading[0], f"{where} reads before pulling"
+                assert not pushes, f"{where} only reads: it must not push"
+                continue
             if not touching:
                 assert not pulls and not pushes, f"{where} moves the state but uses no registry"
                 continue
             checked += 1
             assert pulls and pulls[0] < touching[0], f"{where} does not pull the state first"
             assert pushes and pushes[-1] > touching[-1], f"{where} does not push the state after"
-            for argv in commands:
-                if argv[:1] == ["state"]:
-                    assert "--model" in argv, f"{where}: {' '.join(argv)} names no model"
     assert checked == 5  # monthly: predict, drift, retrain, report; promote: promote
+    assert readers == 2  # the dashboard job of monthly.yml and of promote.yml
+
+
+def test_only_the_pages_jobs_may_deploy_pages_or_mint_an_oidc_token() -> None:
+    for path in WORKFLOWS:
+        for name, job in _load(path)["jobs"].items():
+            permissions = job.get("permissions") or {}
+            deploys = any(
+                str(step.get("uses", "")).startswith("actions/deploy-pages@")
+                for step in job.get("steps") or []
+            )
+            asks = permissions.get("pages") == "write" or permissions.get("id-token") == "write"
+            assert asks == deploys, f"{path.name} job '{name}'"
+            if deploys:
+                assert permissions == {"pages": "write", "id-token": "write"}
+                assert job["needs"] == "dashboard" and job["environment"]["name"] == "github-pages"
 
 
 def test_contents_write_only_where_the_state_or_a_card_is_pushed() -> None:

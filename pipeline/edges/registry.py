@@ -90,7 +90,7 @@ class Registry:
         return self._client
 
     def _connect(self) -> Any:
-        uri = self.settings.tracking_uri
+        uri = self.settings.tracking_uri_for(self.name)
         apply_mlflow_client_defaults()
         if uri.startswith(("http://", "https://")):
             _check_reachable(uri)

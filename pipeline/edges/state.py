@@ -80,7 +80,7 @@ class Workspace:
 
     @classmethod
     def of(cls, settings: Settings, config: ModelConfig) -> Workspace:
-        uri = settings.tracking_uri
+        uri = settings.tracking_uri_for(config.name)
         db = Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
         return cls(
             model=config.name,
@@ -722,7 +722,7 @@ def _refuse_other_models(db: Path, model: str) -> None:
     if others:
         raise StateError(
             f"{db} also holds model(s) {', '.join(others)}: the state keeps one model per store; "
-            "use a checkout (or MLFLOW_TRACKING_URI) of its own for each model"
+            "name a store per model (MLFLOW_TRACKING_URI=sqlite:///mlruns-{model}.db)"
         )
 
 

@@ -125,6 +125,7 @@ def _page(title: str, body: list[str], depth: int) -> str:
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{_e(title)}</title>",
+            '<link rel="icon" href="data:,">',
             f'<link rel="stylesheet" href="{up}assets/style.css">',
             f'<script src="{up}{PLOTLY_FILE}"></script>',
             "</head>",

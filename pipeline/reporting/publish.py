@@ -72,7 +72,11 @@ def publish_report(
 ) -> Publication:
     """Render the issue (and PR) from ``out_dir``'s results; publish unless ``dry_run``."""
     results = load_results(
-        out_dir, config.name, out_dir.name, target.run_url, settings.mlflow_tracking_uri
+        out_dir,
+        config.name,
+        out_dir.name,
+        target.run_url,
+        settings.mlflow_tracking_uri.replace("{model}", config.name),
     )
     results.github = {}  # links are added below from what this run publishes
     draft = render_issue(results)

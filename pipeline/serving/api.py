@@ -20,10 +20,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig, Settings
@@ -259,12 +260,47 @@ def score_records(
     }
 
 
+class DashboardSite:
+    """The dashboard served at ``/dashboard``, rebuilt when a run lands or the champion moves.
+
+    ``build`` writes the site into a folder (the CLI hands in ``pipeline dashboard``'s step; the
+    serving layer draws nothing itself). It is rebuilt lazily, on the first request after the
+    served champion or the newest period's ``drift.json`` changed.
+    """
+
+    def __init__(self, settings: Settings, folder: Path, build: Callable[[Path], Any]) -> None:
+        self.settings = settings
+        self.folder = folder
+        self.build = build
+        self._built_for: tuple[Any, ...] | None = None
+        self._lock = threading.Lock()
+
+    def fingerprint(self, watcher: ChampionWatcher) -> tuple[Any, ...]:
+        from pipeline.monitoring.drift import DRIFT_FILE
+
+        root = self.settings.path(self.settings.output_dir)
+        newest = max((p.stat().st_mtime for p in root.glob(f"*/*/{DRIFT_FILE}")), default=0.0)
+        served = watcher.served
+        return (served.info.version if served else None, newest)
+
+    def file(self, watcher: ChampionWatcher, relative: str) -> Path | None:
+        with self._lock:
+            now = self.fingerprint(watcher)
+            if now != self._built_for or not (self.folder / "index.html").exists():
+                self.build(self.folder)
+                self._built_for = now
+        target = (self.folder / (relative or "index.html")).resolve()
+        inside = target == self.folder.resolve() or self.folder.resolve() in target.parents
+        return target if inside and target.is_file() else None
+
+
 def create_app(
     settings: Settings,
     config: ModelConfig,
     watcher: ChampionWatcher | None = None,
     prediction_log: PredictionLog | None = None,
     token: str | None = None,
+    dashboard: DashboardSite | None = None,
 ) -> FastAPI:
     from fastapi import Body, FastAPI
     from fastapi.responses import JSONResponse
@@ -355,6 +391,20 @@ def create_app(
             )
         return result
 
+    if dashboard is not None:
+        from fastapi.responses import FileResponse, RedirectResponse
+
+        @app.get("/dashboard", include_in_schema=False)
+        def dashboard_root() -> Any:
+            return RedirectResponse("/dashboard/index.html")
+
+        @app.get("/dashboard/{relative:path}", include_in_schema=False)
+        def dashboard_file(relative: str) -> Any:
+            found = dashboard.file(watcher, relative)
+            if found is None:
+                return JSONResponse({"detail": f"no {relative} in the dashboard"}, status_code=404)
+            return FileResponse(found)
+
     @app.get("/health")
     def health() -> Any:
         served = watcher.served
@@ -369,7 +419,12 @@ def create_app(
 
 
 def serve(
-    settings: Settings, config: ModelConfig, host: str, port: int, token: str | None = None
+    settings: Settings,
+    config: ModelConfig,
+    host: str,
+    port: int,
+    token: str | None = None,
+    dashboard: DashboardSite | None = None,
 ) -> None:
     """Run the API with uvicorn until interrupted."""
     import uvicorn
@@ -382,7 +437,7 @@ def serve(
         )
         host = "127.0.0.1"
     try:
-        app = create_app(settings, config, token=token)
+        app = create_app(settings, config, token=token, dashboard=dashboard)
     except PipelineError:
         raise
     except Exception as exc:  # noqa: BLE001

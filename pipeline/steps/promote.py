@@ -177,9 +177,10 @@ def sync_step(settings: Settings, models: list[ModelConfig]) -> list[AliasMove]:
         known = [v.version for v in registry.versions()]
         if card.champion.version not in known:
             have = ", ".join(f"v{v}" for v in sorted(known)) or "no version at all"
+            where = settings.tracking_uri_for(config.name)
             raise RegistryError(
                 f"{settings.card_repo_path(config.name)} names champion "
-                f"v{card.champion.version}, which the registry at {settings.tracking_uri} does "
+                f"v{card.champion.version}, which the registry at {where} does "
                 f"not have ({have}): restore its state (`pipeline state pull`) or fix the card"
             )
         # The card is the desired state, but a hand-edited card is not a way around the gates:
