@@ -32,6 +32,7 @@ th{background:#f3f5f7}td.num{text-align:right}
 caption{text-align:left;font-weight:600;padding:.25rem 0}
 .drifted{background:#ffe3e0;font-weight:600}.ok{color:#1a7f37}.bad{color:#b42318;font-weight:600}
 nav a{margin-right:1rem}.chart{min-height:320px}details{margin:.5rem 0 1.5rem}
+pre{white-space:pre-wrap;font-size:.85rem}
 """
 
 
@@ -42,6 +43,7 @@ class VersionFacts:
     aliases: list[str]
     metrics: dict[str, float]
     promoted_at: str = ""
+    decision: str = ""  # the retrain step's verdict on it: proposed, kept or refused
 
 
 @dataclass
@@ -371,6 +373,10 @@ def _timeline(model: ModelFacts) -> list[str]:
     events: list[tuple[str, str, str, str, str]] = []  # when, version, event, why, source
     for version in model.versions:
         events.append((version.created_at, f"v{version.version}", "trained", "-", "-"))
+        if version.decision in ("proposed", "kept", "refused"):
+            events.append(
+                (version.created_at, f"v{version.version}", version.decision, "retrain step", "-")
+            )
     for decision in model.decisions:
         subject = str(decision.get("subject", ""))
         verdict = str(decision.get("verdict", ""))
@@ -436,7 +442,10 @@ def _comparison(model: ModelFacts) -> list[str]:
     ]
     fairness = found.get("fairness") or {}
     parts.append("<h3>Fairness</h3>")
-    parts.append(f"<pre>{_e(fairness_markdown(fairness, new, old))}</pre>")
+    if fairness.get("not_applicable"):
+        parts.append(f"<p>{_e(fairness['not_applicable'])}</p>")
+    else:
+        parts.append(f"<pre>{_e(fairness_markdown(fairness, new, old))}</pre>")
     importance = found.get("importance") or {}
     parts.append("<h3>Importance ranking</h3>")
     if importance.get("not_applicable"):
@@ -473,6 +482,9 @@ def _reports(model: ModelFacts, reports: dict[str, str]) -> list[str]:
 # -- helpers ------------------------------------------------------------------------------------
 def _chart(figure: Any, name: str, label: str) -> str:
     figure.update_layout(margin={"l": 60, "r": 20, "t": 30, "b": 40}, template="plotly_white")
+    if name != "timeline":
+        # Periods are labels ("2026-10"), not dates to spread over a calendar axis.
+        figure.update_xaxes(type="category")
     div = figure.to_html(
         full_html=False,
         include_plotlyjs=False,

@@ -59,6 +59,7 @@ def gather_model(settings: Settings, config: ModelConfig) -> ModelFacts:
     registry = Registry(settings, config)
     card = read_card(settings.path(settings.model_cards_dir), config.name)
     history = build_history(registry, card.champion.version)
+    decided = {v.version: v.decision for v in history.versions}
     versions = []
     for info in registry.versions():
         versions.append(
@@ -68,6 +69,7 @@ def gather_model(settings: Settings, config: ModelConfig) -> ModelFacts:
                 aliases=info.aliases,
                 metrics={k: v for k, v in info.metrics.items() if k.startswith("test_")},
                 promoted_at=info.tags.get("driftgate.promoted_at", ""),
+                decision=decided.get(info.version, ""),
             )
         )
     root = settings.path(settings.output_dir) / config.name
@@ -113,6 +115,9 @@ def _period(folder: Path, drift: dict[str, Any]) -> PeriodFacts:
     performance = read_json_if_exists(folder / PERFORMANCE_FILE) or {}
     github = read_json_if_exists(folder / GITHUB_FILE) or {}
     realized = (performance.get("metrics") or {}).get("roc_auc")
+    concept = drift.get("concept_drift") or {}
+    if realized is None and concept.get("metric") == "roc_auc":
+        realized = concept.get("current")  # labels that came with the batch
     return PeriodFacts(
         period=folder.name,
         verdict=str(drift.get("verdict", "")),
