@@ -119,6 +119,8 @@ def render_site(facts: DashboardFacts, out: Path, reports: dict[str, Path]) -> P
 # -- pages --------------------------------------------------------------------------------------
 def _page(title: str, body: list[str], depth: int) -> str:
     up = "../" * depth
+    # Plotly's 4.6 MB only where a chart needs it.
+    script = [f'<script src="{up}{PLOTLY_FILE}"></script>'] if "<figure" in "".join(body) else []
     return "\n".join(
         [
             "<!doctype html>",
@@ -129,7 +131,7 @@ def _page(title: str, body: list[str], depth: int) -> str:
             f"<title>{_e(title)}</title>",
             '<link rel="icon" href="data:,">',
             f'<link rel="stylesheet" href="{up}assets/style.css">',
-            f'<script src="{up}{PLOTLY_FILE}"></script>',
+            *script,
             "</head>",
             "<body>",
             f'<nav aria-label="site"><a href="{up}index.html">All models</a></nav>',
