@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.config import ModelConfig
+from pipeline.monitoring.effect import effect_size
 from pipeline.monitoring.estimation import EstimatedPerformance, PerformanceEstimator
 from pipeline.monitoring.performance import evaluate, labelled_rows
 from pipeline.monitoring.policy import Decision, drift_verdict, per_column_threshold
@@ -55,6 +56,12 @@ class FeatureDrift:
     drifted: bool
     # A text column's tests, sizes and new terms (None for numeric and categorical columns).
     text: TextDriftResult | None = None
+    # How large the shift is (does not grow with the sample, unlike the p-value): PSI with its
+    # band, and the Wasserstein (numeric) or Jensen-Shannon (categorical, text) distance.
+    psi: float | None = None
+    psi_band: str | None = None
+    effect_name: str | None = None
+    effect: float | None = None
 
 
 @dataclass
@@ -186,17 +193,24 @@ def detect_drift(
         )
         scores, drifted = _column_results(snapshot.dict())
 
-    feature_results = [
-        FeatureDrift(
-            name=name,
-            kind=config.column(name).kind,
-            test=NUMERIC_TEST if config.column(name).kind == "numeric" else CATEGORICAL_TEST,
-            score=round(scores[name], 6),
-            threshold=column_threshold,
-            drifted=drifted[name],
+    feature_results = []
+    for name in tabular:
+        kind = config.column(name).kind
+        size = effect_size(ref[name], cur[name], kind)
+        feature_results.append(
+            FeatureDrift(
+                name=name,
+                kind=kind,
+                test=NUMERIC_TEST if kind == "numeric" else CATEGORICAL_TEST,
+                score=scores[name],
+                threshold=column_threshold,
+                drifted=drifted[name],
+                psi=round(size.psi, 4),
+                psi_band=size.band,
+                effect_name=size.name,
+                effect=round(size.value, 4),
+            )
         )
-        for name in tabular
-    ]
     for name in config.text_features:
         found = TextDrift(seed=seed).fit(ref[name]).test(cur[name])
         feature_results.append(
@@ -208,10 +222,13 @@ def detect_drift(
                 threshold=column_threshold,
                 drifted=found.p_value < column_threshold,
                 text=found,
+                effect_name="jensen-shannon (tokens)",
+                effect=found.js_divergence,
             )
         )
-    # Drifted first, most significant first: the order a reviewer reads them in.
-    feature_results.sort(key=lambda f: (not f.drifted, f.score))
+    # Drifted first, most significant first, then the largest shifts: the order a reviewer
+    # reads them in.
+    feature_results.sort(key=lambda f: (not f.drifted, f.score, -(f.psi or 0.0)))
     drifted_names = [f.name for f in feature_results if f.drifted]
 
     prediction = None

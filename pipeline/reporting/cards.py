@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, first_line
+from pipeline.monitoring.effect import psi_band
 from pipeline.reporting.report import (
     fairness_markdown,
     importance_markdown,
@@ -214,6 +215,7 @@ class PeriodRecord:
     metric: float | None  # the champion's primary metric on the period's labelled rows
     reference_metric: float | None  # the same champion's on its held-out test split
     labelled_rows: int | None
+    max_psi: float | None = None  # the largest shift of any feature (PSI)
 
 
 @dataclass
@@ -331,14 +333,16 @@ def _drift_history(facts: CardFacts) -> str:
     if not facts.periods:
         return "No period monitored yet."
     lines = [
-        "| period | champion | verdict | drift share | drifted features |",
-        "| --- | --- | --- | ---: | ---: |",
+        "| period | champion | verdict | drift share | drifted features | largest PSI |",
+        "| --- | --- | --- | ---: | ---: | ---: |",
     ]
     for p in facts.periods:
         share = "-" if p.drift_share is None else f"{p.drift_share:.0%}"
         version = "-" if p.model_version is None else f"v{p.model_version}"
+        psi = "-" if p.max_psi is None else f"{p.max_psi:.3f} ({psi_band(p.max_psi)})"
         lines.append(
-            f"| {p.period} | {version} | {p.verdict} | {share} | {p.drifted_features or 0} |"
+            f"| {p.period} | {version} | {p.verdict} | {share} | {p.drifted_features or 0} "
+            f"| {psi} |"
         )
     threshold = facts.drift_share_threshold
     series = [
@@ -386,6 +390,7 @@ def period_records(drift_runs: list[dict[str, Any]], metric: str) -> list[Period
                 metric=metrics.get(f"champion_{metric}"),
                 reference_metric=metrics.get(f"reference_{metric}"),
                 labelled_rows=None if labelled is None else int(labelled),
+                max_psi=metrics.get("max_psi"),
             )
         )
     return records

@@ -171,18 +171,50 @@ def _feature_section(drift: dict[str, Any]) -> str:
         f"p < {drift.get('per_column_threshold', 0):.5f}, i.e. a family-wise false-alarm rate of "
         f"{drift.get('feature_alpha', 0)} across all features.",
         "",
-        "| feature | test | score (p-value) | threshold | drifted |",
-        "| --- | --- | ---: | ---: | :---: |",
     ]
-    for f in features:
-        mark = "**yes**" if f["drifted"] else "no"
-        rows.append(
-            f"| {f['name']} | {f['test']} | {f['score']:.4g} | {f['threshold']:.4g} | {mark} |"
-        )
+    drifted = [f for f in features if f["drifted"]]
+    stable = sorted((f for f in features if not f["drifted"]), key=lambda f: -(f.get("psi") or 0.0))
+    movers, rest = stable[:TOP_MOVERS], stable[TOP_MOVERS:]
+    rows += _feature_table(drifted + movers)
+    if rest:
+        largest = max((f.get("psi") or 0.0) for f in rest)
+        rows += [
+            "",
+            f"<details><summary>{len(rest)} more features, none drifted (largest PSI "
+            f"{largest:.3f})</summary>",
+            "",
+            *_feature_table(rest),
+            "",
+            "</details>",
+        ]
     for f in features:
         if f.get("text"):
             rows += ["", _text_details(f["name"], f["text"])]
     return "\n".join(rows)
+
+
+TOP_MOVERS = 3  # stable features shown above the fold: those whose distributions moved most
+
+
+def _feature_table(features: list[dict[str, Any]]) -> list[str]:
+    rows = [
+        "| feature | test | p-value | threshold | PSI | effect size | drifted |",
+        "| --- | --- | ---: | ---: | ---: | ---: | :---: |",
+    ]
+    for f in features:
+        mark = "**yes**" if f["drifted"] else "no"
+        psi = f"{f['psi']:.3f} ({f['psi_band']})" if f.get("psi") is not None else "-"
+        effect = f"{f['effect']:.3f} {f['effect_name']}" if f.get("effect") is not None else "-"
+        rows.append(
+            f"| {f['name']} | {f['test']} | {p_value(f['score'])} | {f['threshold']:.3g} "
+            f"| {psi} | {effect} | {mark} |"
+        )
+    return rows
+
+
+def p_value(value: float) -> str:
+    """A p-value as people read it: "< 1e-16" (not "0") below double precision's resolution."""
+    return "< 1e-16" if value < 1e-16 else f"{value:.3g}"
 
 
 def _new_patterns(drift: dict[str, Any]) -> str:

@@ -87,6 +87,8 @@ def drift_step(
                     # The champion on this period's labels, next to its own test score: the
                     # card's "performance over time" reads these back, period by period.
                     **_period_performance(result.concept_drift, result.estimated_performance),
+                    # How large the shifts were: the largest PSI, and each feature's.
+                    **_effect_metrics(result.features),
                 },
                 {"drifted_features": ",".join(result.drifted_features)[:6000] or "-"},
                 {
@@ -174,3 +176,11 @@ def performance_estimator(
     except DataError as error:
         log.warning("performance is not estimated: %s", error)
         return None
+
+
+def _effect_metrics(features: list[Any]) -> dict[str, float]:
+    """``max_psi`` and ``psi_<feature>`` for MLflow (the card's drift history reads max_psi)."""
+    values = {f"psi_{f.name}": float(f.psi) for f in features if f.psi is not None}
+    if values:
+        values["max_psi"] = max(values.values())
+    return values
