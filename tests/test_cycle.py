@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -79,6 +80,17 @@ def test_plain_month_then_drifted_month_then_promotion_and_rollback(
     issue = (november / "issue.md").read_text()
     assert issue.startswith("**Drift detected**")
     assert "| MonthlyIncome | ks |" in issue
+    # The Evidently report opens with the same verdict, reasons and drifted columns first.
+    report = (november / "drift_report.html").read_text()
+    banner = report[report.index('<div id="driftgate-verdict"') :].split("</div>")[0]
+    body = report[report.index("<body") :]
+    assert body.index("driftgate-verdict") < body.index("<script")  # before Evidently's own
+    assert "Driftgate verdict: Drift detected" in banner
+    for reason in drift["reasons"]:
+        assert html.escape(reason) in banner and reason in issue
+    cells = re.findall(r"<tr><td>([^<]+)</td>", banner)
+    assert cells[: len(drift["drifted_features"])] == drift["drifted_features"]
+    assert "p &lt; 0.00167" in banner
     assert 'x-axis ["2026-10", "2026-11"]' in issue
     # Operational metrics: in the issue, and one MLflow run per report.
     operations = issue.split("## Operations")[1].split("##")[0]

@@ -693,3 +693,58 @@ def importance_markdown(stability: dict[str, Any] | None, top: int = 10) -> str:
             f"| {before['rank'] if before else '-'} |"
         )
     return "\n".join(lines)
+
+
+def report_banner(drift: dict[str, Any]) -> str:
+    """Driftgate's verdict, reasons and per-column results (drifted first), as HTML.
+
+    Put at the top of Evidently's report so that it says what the issue says: Evidently's own
+    "Dataset Drift" line below applies its share rule to the feature tests only and rounds the
+    per-column thresholds; this is the verdict the issue, the workflow and retraining use.
+    """
+    import html
+
+    def cell(text: Any) -> str:
+        return f"<td>{html.escape(str(text))}</td>"
+
+    detected = bool(drift.get("drift_detected"))
+    title = "Drift detected" if detected else "No drift"
+    reasons = "".join(f"<li>{html.escape(str(r))}</li>" for r in drift.get("reasons") or [])
+    rows = []
+    for f in drift.get("features") or []:
+        psi = f"{f['psi']:.3f} ({f['psi_band']})" if f.get("psi") is not None else "-"
+        rows.append(
+            "<tr>"
+            + cell(f["name"])
+            + cell(f["test"])
+            + cell(p_value(f["score"]))
+            + cell(f"{f['threshold']:.3g}")
+            + cell(psi)
+            + cell("DRIFTED" if f["drifted"] else "no")
+            + "</tr>"
+        )
+    return (
+        '<div id="driftgate-verdict" style="font-family:sans-serif;margin:16px;padding:16px;'
+        f'border:3px solid {"#b42318" if detected else "#1a7f37"};background:#fff">'
+        f"<h1>Driftgate verdict: {title}</h1>"
+        f"<ul>{reasons}</ul>"
+        f"<p>{drift.get('n_drifted_features', 0)} of {drift.get('n_features', 0)} features "
+        f"drifted; each column is tested at p &lt; {drift.get('per_column_threshold', 0):.3g} "
+        f"(family-wise {drift.get('feature_alpha', 0)}), and the dataset drifts when "
+        f"{drift.get('drift_share_threshold', 0):.0%} of them do or when the scores or the "
+        "labels show it. Evidently's report below applies its own share rule to the feature "
+        "tests only; this verdict is the one the issue and the workflow use.</p>"
+        '<table border=1 cellpadding=4 style="border-collapse:collapse">'
+        "<tr><th>feature</th><th>test</th><th>p-value</th><th>threshold</th><th>PSI</th>"
+        "<th>drifted</th></tr>" + "".join(rows) + "</table></div>"
+    )
+
+
+def with_banner(report_html: str, drift: dict[str, Any]) -> str:
+    """Evidently's HTML with Driftgate's verdict first in its body."""
+    banner = report_banner(drift)
+    at = report_html.find("<body")
+    if at < 0:
+        return banner + report_html
+    end = report_html.find(">", at) + 1
+    return report_html[:end] + banner + report_html[end:]
