@@ -218,6 +218,54 @@ def records_of(payload: Any, max_records: int = 10000) -> list[dict[str, Any]]:
     return records
 
 
+def record_schema(config: ModelConfig) -> dict[str, Any]:
+    """One record of ``config``'s model as JSON Schema: names, types, levels, ranges, lengths.
+
+    What ``/openapi.json`` publishes for ``POST /predict``, so that a client generator or a
+    schema-driven fuzzer knows the record. The request is still checked by the model's schema
+    (``validate_batch``), so the error messages stay the ones the batch path gives.
+    """
+    properties: dict[str, Any] = {}
+    for spec in config.columns:
+        if spec.role == "target":
+            continue
+        if spec.kind == "numeric":
+            item: dict[str, Any] = {"type": "integer" if spec.dtype == "int" else "number"}
+            if spec.min is not None:
+                item["minimum"] = spec.min
+            if spec.max is not None:
+                item["maximum"] = spec.max
+        elif spec.kind == "categorical":
+            item = {"type": "string", "enum": list(spec.levels)}
+        else:
+            item = {"type": "string", "minLength": 1, "maxLength": spec.max_length}
+            item["pattern"] = r"\S"  # not blank
+        item["description"] = f"{spec.role} ({spec.kind})"
+        properties[spec.name] = item
+    return {
+        "title": f"{config.name} record",
+        "type": "object",
+        "properties": properties,
+        "required": list(config.features),
+    }
+
+
+def request_schema(config: ModelConfig, max_records: int) -> dict[str, Any]:
+    records = {
+        "type": "array",
+        "items": record_schema(config),
+        "minItems": 1,
+        "maxItems": max_records,
+    }
+    return {
+        "title": f"{config.name} prediction request",
+        "oneOf": [
+            {"type": "object", "properties": {"records": records}, "required": ["records"]},
+            records,
+        ],
+    }
+
+
 def score_records(
     served: ServedModel, config: ModelConfig, records: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -333,7 +381,17 @@ def create_app(
 
     # Plain ``def`` handlers run in FastAPI's thread pool: scoring is CPU work that must not
     # block the event loop, and several requests score at once.
-    @app.post("/predict")
+    body_schema = request_schema(config, settings.serve_max_records)
+
+    @app.post(
+        "/predict",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": body_schema}},
+            }
+        },
+    )
     def predict(payload: Any = Body(...)) -> Any:
         served = watcher.served
         if served is None:
