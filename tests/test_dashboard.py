@@ -46,7 +46,7 @@ def facts() -> DashboardFacts:
             estimated={"value": 0.84, "lower": 0.8, "upper": 0.88},
             realized=None if drifted else 0.86,
             issue_url=f"https://github.com/acme/driftgate/issues/{n}",
-            pull_url=None,
+            pull_url="https://github.com/acme/driftgate/pull/12" if drifted else None,
             has_report=False,
         )
         for n, (period, drifted) in enumerate([("2026-09", False), ("2026-10", True)], 1)
@@ -68,7 +68,14 @@ def facts() -> DashboardFacts:
                 "verdict": "promote",
                 "source": "first training",
                 "reasons": ["the model had no champion"],
-            }
+            },
+            {
+                "at": "2026-10-20T00:00:00",
+                "subject": "v1",
+                "verdict": "promote",
+                "source": "PR #12",
+                "reasons": ["PR #12 merged"],
+            },
         ],
         periods=periods,
     )
@@ -135,6 +142,7 @@ def test_pages_are_titled_ordered_offline_small_and_every_chart_has_its_table(
     text = page.read_text()
     assert "✕ drifted" in text and "&lt; 1e-16" in text  # marked, not only coloured
     assert "Attrition &lt;risk&gt;" in text  # escaped
+    assert '<a href="https://github.com/acme/driftgate/pull/12">PR #12</a>' in text
     assert json.loads((site / "dashboard.json").read_text())["models"][0]["champion"] == 1
 
 

@@ -409,8 +409,19 @@ def _timeline(model: ModelFacts) -> list[str]:
         )
     )
     figure.update_layout(yaxis_title="event")
+    pulls = {
+        url.rstrip("/").rsplit("/", 1)[-1]: url
+        for url in (p.pull_url for p in model.periods)
+        if url
+    }
+
+    def linked(source: str) -> str:
+        # "PR #12" links to the PR when a period's results recorded its address.
+        number = source.removeprefix("PR #")
+        return _link(pulls[number], source) if number in pulls else _e(source)
+
     rows = [
-        [_e(when[:16]), _e(version), _e(event), _e(why), _e(source)]
+        [_e(when[:16]), _e(version), _e(event), _e(why), linked(source)]
         for when, version, event, why, source in reversed(events)
     ]
     return [
