@@ -481,3 +481,18 @@ def test_pull_all_needs_and_uses_a_store_per_model(
     assert [p["model"] for p in pulled] == ["attrition", "machine_failure", "sms_spam"]
     settings = load_settings()
     assert settings.tracking_uri_for("sms_spam").endswith("/site/mlruns-sms_spam.db")
+
+
+def test_a_push_the_remote_refuses_is_reported_not_retried(
+    origin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'branch is protected' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    folder = _outputs_only(tmp_path / "a", monkeypatch, origin)
+    settings = _settings(folder)
+    target = StateTarget(str(origin), BRANCH)
+    pull_state(settings, settings.model("attrition"), target, None)
+    _write_output(folder, "attrition", "drift.json", {})
+    with pytest.raises(StateError, match="refused the push: .*pre-receive hook declined"):
+        push_state(settings, settings.model("attrition"), target, "2026-10", "drift", None)

@@ -460,6 +460,10 @@ def _push_once(
     done = repo.git(*push, check=False)
     if done.returncode != 0:
         output = (done.stdout + done.stderr).decode(errors="replace")
+        # The remote refusing the push itself (a protected branch, a hook) is no race.
+        refused = [ln for ln in output.splitlines() if "[remote rejected]" in ln]
+        if refused and not any(reason in refused[0] for reason in RACED):
+            raise StateError(f"{repo.where} refused the push: {_redacted(refused[0].strip())}")
         if any(reason in output for reason in RACED):
             return None
         lines = [ln for ln in output.strip().splitlines() if ln.strip()]
