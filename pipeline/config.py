@@ -152,6 +152,8 @@ class Settings:
     serve_reload_seconds: float = 10.0
     serve_max_records: int = 10000  # records per request; more is a 413
     serve_max_body_mb: float = 50.0  # request body size; more is a 413
+    # Concurrent requests wait at most this long to be scored together (0: never batch).
+    serve_batch_window_ms: float = 2.0
     # Durable state without a server (``pipeline state pull|push``): a branch of a Git remote.
     state_remote: str = ""  # any git URL; empty: the workflow's repository, else origin
     state_branch: str = "driftgate-state"

@@ -267,3 +267,41 @@ def test_limits_answer_413_in_one_line_and_logs_hold_no_record_value(
         assert client.post("/predict", json={"records": odd}).status_code == 422
     assert PredictionLog(settings.prediction_log).count() == 0
     assert "secret-income-value" not in caplog.text
+
+
+def test_concurrent_requests_are_batched_and_a_bad_one_fails_alone(
+    served: tuple[Settings, ModelConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scored together, answered apart: a neighbour's bad record is its own 422."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipeline.edges.predlog import PredictionLog as Log
+
+    monkeypatch.setenv("PIPELINE_SERVE_BATCH_WINDOW_MS", "20")  # wide: batches surely form
+    settings = load_settings()
+    config = settings.model("attrition")
+    records = _records(settings, config, 60)
+    bodies = [records[i : i + 3] for i in range(0, 60, 3)]  # 20 requests
+    bodies[7] = [dict(bodies[7][0], OverTime="Maybe")] + bodies[7][1:]
+    calls: list[int] = []
+    real = Log.append_requests
+
+    def counted(self: Log, requests: list[Any]) -> int:
+        calls.append(len(requests))
+        return real(self, requests)
+
+    monkeypatch.setattr(Log, "append_requests", counted)
+    with _client(settings, config) as client:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(
+                pool.map(lambda body: client.post("/predict", json={"records": body}), bodies)
+            )
+    statuses = [a.status_code for a in answers]
+    assert statuses[7] == 422 and "column 'OverTime' in the request" in answers[7].text
+    assert statuses.count(200) == 19
+    for body, reply in zip(bodies, answers):
+        if reply.status_code == 200:  # each answer is its own request's, in its order
+            ids = [p["EmployeeNumber"] for p in reply.json()["predictions"]]
+            assert ids == [r["EmployeeNumber"] for r in body]
+    assert PredictionLog(settings.prediction_log).count() == 57  # 19 x 3, once each
+    assert sum(calls) == 19 and len(calls) < 19  # fewer transactions than requests

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,18 @@ TABLE = "prediction_log"
 
 class PredictionLogError(PipelineError):
     exit_code = 7
+
+
+@dataclass
+class LoggedRequest:
+    """One answered request's records, scores and predicted classes, for the log."""
+
+    model: str
+    model_version: int
+    request_id: str
+    records: list[dict[str, Any]]
+    scores: list[float | None]
+    predicted: list[bool | None]
 
 
 class PredictionLog:
@@ -74,18 +87,28 @@ class PredictionLog:
         predicted: list[bool | None],
     ) -> int:
         """Append one request's records in one transaction; returns the rows written."""
+        return self.append_requests(
+            [LoggedRequest(model, model_version, request_id, records, scores, predicted)]
+        )
+
+    def append_requests(self, requests: list[LoggedRequest]) -> int:
+        """Append several requests' records in one transaction (all or none); the rows written.
+
+        The API's micro-batches log this way: one commit per batch, not one per request.
+        """
         now = datetime.now(timezone.utc)
         rows = [
             {
                 "created_at": now,
-                "model": model,
-                "model_version": model_version,
-                "request_id": request_id,
+                "model": request.model,
+                "model_version": request.model_version,
+                "request_id": request.request_id,
                 "features": json.dumps(record, sort_keys=True, default=str),
                 "score": score,
                 "predicted": flag,
             }
-            for record, score, flag in zip(records, scores, predicted)
+            for request in requests
+            for record, score, flag in zip(request.records, request.scores, request.predicted)
         ]
         if not rows:
             return 0

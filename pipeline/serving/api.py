@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -266,14 +266,11 @@ def request_schema(config: ModelConfig, max_records: int) -> dict[str, Any]:
     }
 
 
-def score_records(
-    served: ServedModel, config: ModelConfig, records: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """Validate and score; any record the schema rejects fails the whole request, by name."""
+def validated(config: ModelConfig, records: list[dict[str, Any]]) -> Any:
+    """One request's records checked by the model's schema; any rejected record fails it."""
     import numpy as np
     import pandas as pd
 
-    from pipeline.model.predict import score_chunk
     from pipeline.model.schema import validate_batch
 
     # pd.DataFrame, not from_records: [{}] is one record with no columns (then named as
@@ -288,9 +285,18 @@ def score_records(
         raise DataError(
             f"{batch.rejected_rows} record(s) rejected, the first is row {first + 1}: {reasons}"
         )
-    scored = score_chunk(served.model, batch.frame, config, batch.accepted)
-    scores = scored["score"].to_numpy(dtype="float64")
-    predicted = scored["predicted"].to_numpy(dtype=bool)
+    return batch
+
+
+def answer(
+    served: ServedModel,
+    config: ModelConfig,
+    records: list[dict[str, Any]],
+    scores: Any,
+    predicted: Any,
+) -> dict[str, Any]:
+    """One request's answer: a score and a class per record, its ids echoed."""
+    known = {c.name for c in config.columns}
     predictions: list[dict[str, Any]] = [
         {"score": round(float(score), 6), "predicted": bool(flag)}
         for score, flag in zip(scores, predicted)
@@ -300,12 +306,139 @@ def score_records(
         for item, record in zip(predictions, records):
             if spec.name in record:
                 item[spec.name] = record[spec.name]
+    ignored = sorted({str(k) for record in records for k in record} - known)
     return {
         "model": config.name,
         "model_version": served.info.version,
         "predictions": predictions,
-        "ignored_columns": batch.extra_columns,
+        "ignored_columns": ignored,
     }
+
+
+@dataclass
+class _Waiting:
+    served: ServedModel
+    records: list[dict[str, Any]]
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: dict[str, Any] | None = None
+    error: PipelineError | None = None
+
+
+class MicroBatcher:
+    """Concurrent /predict requests validated, scored and logged together, answered one by one.
+
+    Adaptive: a request that finds others in flight waits at most ``window`` seconds for them
+    (0 turns batching off); alone, it is scored at once. The first of a batch scores all that
+    arrived meanwhile as one frame with one model call and writes their records in one
+    transaction; each request then gets its own answer. Records are validated as one frame; if
+    the schema refuses it, each request is validated alone, so a bad request gets its own 422
+    and never fails its neighbours. A request is answered only after its records are committed.
+    """
+
+    def __init__(self, config: ModelConfig, log: PredictionLog, window: float) -> None:
+        self.config = config
+        self.log = log
+        self.window = window
+        self._lock = threading.Lock()
+        self._waiting: list[_Waiting] = []
+        self._leading = False
+        self._in_flight = 0
+
+    def score(self, served: ServedModel, records: list[dict[str, Any]]) -> dict[str, Any]:
+        item = _Waiting(served, records)
+        with self._lock:
+            self._in_flight += 1
+            crowded = self._in_flight > 1
+            self._waiting.append(item)
+            lead = not self._leading
+            self._leading = self._leading or lead
+        try:
+            if lead:
+                if self.window > 0 and crowded:
+                    time.sleep(self.window)
+                with self._lock:
+                    batch, self._waiting = self._waiting, []
+                    self._leading = False
+                self._process(batch)
+            else:
+                item.done.wait()
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+        if item.error is not None:
+            raise item.error
+        assert item.answer is not None
+        return item.answer
+
+    def _process(self, batch: list[_Waiting]) -> None:
+        try:
+            versions: dict[int, list[_Waiting]] = {}
+            for item in batch:  # a swap of champion mid-batch: each version scores its own
+                versions.setdefault(item.served.info.version, []).append(item)
+            for items in versions.values():
+                self._score(items)
+        except Exception as error:  # noqa: BLE001 - no waiting request may hang on a failure
+            failure = (
+                error
+                if isinstance(error, PipelineError)
+                else PipelineError(f"scoring failed: {first_line(error)}")
+            )
+            for item in batch:
+                if item.answer is None and item.error is None:
+                    item.error = failure
+        finally:
+            for item in batch:
+                item.done.set()
+
+    def _score(self, items: list[_Waiting]) -> None:
+        import pandas as pd
+
+        from pipeline.edges.predlog import LoggedRequest
+        from pipeline.model.predict import score_chunk
+
+        served = items[0].served
+        accepted: list[_Waiting] = []
+        frames = []
+        try:
+            frames = [validated(self.config, [r for item in items for r in item.records]).frame]
+            accepted = list(items)
+        except DataError:
+            for item in items:
+                try:
+                    frames.append(validated(self.config, item.records).frame)
+                    accepted.append(item)
+                except DataError as error:
+                    item.error = error
+        if not accepted:
+            return
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        scored = score_chunk(served.model, frame, self.config, None)
+        scores = scored["score"].to_numpy(dtype="float64")
+        predicted = scored["predicted"].to_numpy(dtype=bool)
+        logged, offset = [], 0
+        for item in accepted:
+            end = offset + len(item.records)
+            item.answer = answer(
+                served, self.config, item.records, scores[offset:end], predicted[offset:end]
+            )
+            item.answer["request_id"] = uuid.uuid4().hex
+            logged.append(
+                LoggedRequest(
+                    self.config.name,
+                    served.info.version,
+                    item.answer["request_id"],
+                    item.records,
+                    [p["score"] for p in item.answer["predictions"]],
+                    [p["predicted"] for p in item.answer["predictions"]],
+                )
+            )
+            offset = end
+        try:
+            self.log.append_requests(logged)
+        except PipelineError as error:
+            # An unlogged prediction would be invisible to drift checks: none is answered.
+            for item in accepted:
+                item.answer, item.error = None, error
 
 
 class DashboardSite:
@@ -374,6 +507,7 @@ def create_app(
     )
 
     app.add_middleware(RequestGuard, token=token, max_mb=settings.serve_max_body_mb)
+    batcher = MicroBatcher(config, prediction_log, settings.serve_batch_window_ms / 1000)
 
     def unavailable() -> JSONResponse:
         reason = watcher.last_error or f"model '{config.name}' is not loaded yet"
@@ -399,28 +533,16 @@ def create_app(
         started = time.perf_counter()
         try:
             records = records_of(payload, settings.serve_max_records)
-            answer = score_records(served, config, records)
+            reply = batcher.score(served, records)
         except TooLarge as error:
             return JSONResponse({"detail": str(error)}, status_code=413)
         except DataError as error:
             return JSONResponse({"detail": str(error)}, status_code=422)
-        request_id = uuid.uuid4().hex
-        try:
-            prediction_log.append(
-                config.name,
-                served.info.version,
-                request_id,
-                records,
-                [p["score"] for p in answer["predictions"]],
-                [p["predicted"] for p in answer["predictions"]],
-            )
         except PipelineError as error:
-            # An unlogged prediction would be invisible to drift checks: fail the request.
             log.error("%s", error)
             return JSONResponse({"detail": str(error)}, status_code=503)
-        answer["request_id"] = request_id
-        answer["milliseconds"] = round(1000 * (time.perf_counter() - started), 2)
-        return answer
+        reply["milliseconds"] = round(1000 * (time.perf_counter() - started), 2)
+        return reply
 
     @app.get("/model")
     def model_info() -> Any:
