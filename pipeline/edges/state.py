@@ -58,7 +58,15 @@ EXCLUDED = ("*.html",)
 PUSH_ATTEMPTS = 5
 # How git says another push won the race (then the attempt starts over): a newer tip, a lease
 # that no longer holds, or the remote's ref locked by the concurrent update.
-RACED = ("[rejected]", "stale info", "fetch first", "non-fast-forward", "cannot lock ref")
+RACED = (
+    "[rejected]",
+    "stale info",
+    "fetch first",
+    "non-fast-forward",
+    "cannot lock ref",
+    "failed to update ref",
+    "incorrect old value",
+)
 AUTHOR = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
 
 
