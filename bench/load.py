@@ -8,6 +8,10 @@ keep-alive connections. Halfway through, version 2 is promoted with ``pipeline p
 API's watcher swaps it in. Prints requests/s, p50/p99 latency, the answers per model version,
 and checks what must hold: every request answered 200 with a score in [0, 1], and one
 prediction log row per scored record (nothing lost). Exits 1 if either does not hold.
+
+In the same run it drives the framework's ceiling (bench/ceiling_app.py: FastAPI under uvicorn
+parsing the same body and answering a constant) with the same clients, and prints Driftgate's
+throughput as a share of it.
 """
 
 from __future__ import annotations
@@ -98,6 +102,32 @@ def main() -> int:
         from pipeline.edges.predlog import PredictionLog
 
         logged = PredictionLog(env["DATABASE_URL"]).count("attrition")
+        server.terminate()
+        server.wait(timeout=30)
+        server = None
+        ceiling_port = _free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(ROOT / "bench"),
+                "ceiling_app:app",
+                "--port",
+                str(ceiling_port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=(work / "ceiling.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        _wait_healthy(f"http://127.0.0.1:{ceiling_port}", server)
+        ceiling = _load(
+            ceiling_port, records, args.requests, args.clients, args.records, env, promote=False
+        )
     finally:
         if server is not None:
             server.terminate()
@@ -116,6 +146,13 @@ def main() -> int:
         f"over {outcome['seconds']:.1f} s"
     )
     print(f"latency:             p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    rate, ceiling_rate = args.requests / outcome["seconds"], args.requests / ceiling["seconds"]
+    ceiling_lat = sorted(ceiling["latencies"])
+    print(
+        f"ceiling (bare app):  {ceiling_rate:.0f} requests/s, p50 "
+        f"{ceiling_lat[len(ceiling_lat) // 2] * 1000:.1f} ms; Driftgate at "
+        f"{rate / ceiling_rate:.2f} of it; {rate * args.records:,.0f} records/s"
+    )
     print(
         f"answers per version: {dict(sorted(outcome['versions'].items()))} "
         f"(v2 promoted after request {outcome['promoted_at']})"
@@ -142,6 +179,7 @@ def _load(
     clients: int,
     per_request: int,
     env: dict[str, str],
+    promote: bool = True,
 ) -> dict[str, Any]:
     counter = iter(range(requests))
     lock = threading.Lock()
@@ -190,6 +228,8 @@ def _load(
 
     def promoter() -> None:
         halfway.wait()
+        if not promote:
+            return
         promoted_at.append(done[0])
         _cli(env, "promote", "--model-version", "2", "--reason", "load test")
 
