@@ -45,13 +45,16 @@ from typing import Any
 from pipeline.config import ModelConfig, Settings, StateTarget, child_environment
 from pipeline.errors import PipelineError
 from pipeline.model.periods import is_month, months_between
+from pipeline.model.predict import SUMMARY_FILE
 from pipeline.monitoring.retention import RetentionPlan
+from pipeline.results import read_json_if_exists, write_json_atomic
 
 log = logging.getLogger("pipeline")
 
 STATE_SCHEMA = 1
 MARKER = "driftgate-state.json"
 MANIFEST = "manifest.json"
+PULLED = "driftgate-pulled.json"  # in the local clone: the commit each model was pulled at
 STATE_DB = "mlflow/mlruns.db"
 # Evidently's HTML reports are about 5 MB each: the workflow keeps them as run artifacts.
 EXCLUDED = ("*.html",)
@@ -161,12 +164,15 @@ class StateRepo:
         if self.target.auth_header:
             config += ["-c", f"http.extraHeader={self.target.auth_header}"]
         environment = child_environment({"GIT_TERMINAL_PROMPT": "0", **(env or {})})
-        done = subprocess.run(
-            ["git", *config, "--git-dir", str(self.folder), *args],
-            capture_output=True,
-            env=environment,
-            input=input_bytes,
-        )
+        try:
+            done = subprocess.run(
+                ["git", *config, "--git-dir", str(self.folder), *args],
+                capture_output=True,
+                env=environment,
+                input=input_bytes,
+            )
+        except FileNotFoundError:
+            raise StateError("git is not installed: the state branch needs it") from None
         if check and done.returncode != 0:
             detail = done.stderr.decode(errors="replace").strip().splitlines()
             line = detail[-1] if detail else f"exit {done.returncode}"
@@ -223,14 +229,13 @@ class StateRepo:
     # Which commit this checkout last pulled or pushed, per model: a push re-applies on top of
     # the remote only if that model's folder there is still what was pulled.
     def base(self, model: str) -> tuple[bool, str | None]:
-        record = _read_json(self.folder / "driftgate-pulled.json") or {}
+        record = read_json_if_exists(self.folder / PULLED)
         return (model in record, record.get(model))
 
     def set_base(self, model: str, commit: str | None) -> None:
-        path = self.folder / "driftgate-pulled.json"
-        record = _read_json(path) or {}
+        record = read_json_if_exists(self.folder / PULLED)
         record[model] = commit
-        path.write_text(json.dumps(record, indent=2, sort_keys=True), encoding="utf-8")
+        write_json_atomic(self.folder / PULLED, record)
 
 
 class _Moved(Exception):
@@ -632,7 +637,7 @@ def _stale_data(settings: Settings, config: ModelConfig, space: Workspace) -> se
     horizon = config.training_window_months + config.label_delay_months
     stale: set[str] = set()
     for name in periods:
-        summary = _read_json(space.outputs / name / "predict.json") or {}
+        summary = read_json_if_exists(space.outputs / name / SUMMARY_FILE)
         source = settings.path(str(summary.get("source", "")))
         if months_between(name, newest) <= horizon or not summary.get("source"):
             continue
@@ -775,11 +780,14 @@ def _remove(path: Path) -> None:
 
 # -- helpers ------------------------------------------------------------------------------------
 def _origin_url(project_root: Path) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(project_root), "remote", "get-url", "origin"],
-        capture_output=True,
-        text=True,
-    )
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(project_root), "remote", "get-url", "origin"],
+            capture_output=True,
+            text=True,
+        )
+    except FileNotFoundError:
+        raise StateError("git is not installed: the state branch needs it") from None
     url = done.stdout.strip()
     if done.returncode != 0 or not url:
         raise StateError(
@@ -811,10 +819,3 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None

@@ -365,7 +365,6 @@ EVENTS = {
     "refuse": "refused",
     "rollback": "rolled back",
     "keep": "kept",
-    "proposed": "proposed",
 }
 
 
