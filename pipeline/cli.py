@@ -20,6 +20,7 @@ from typing import Any
 
 from pipeline.config import Settings, load_settings
 from pipeline.errors import DataError, PipelineError, first_line
+from pipeline.model.engine import ENGINES
 
 DRIFT_KINDS = ("none", "covariate", "prediction", "concept", "mixed")
 # pipeline.model.scenarios.SCENARIOS, named here so that --help imports no data library.
@@ -111,7 +112,11 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.steps.predict import predict_step
 
     return predict_step(
-        settings, settings.model(args.model), Path(args.input), _out_dir(args, settings)
+        settings,
+        settings.model(args.model),
+        Path(args.input),
+        _out_dir(args, settings),
+        engine=args.engine,
     )
 
 
@@ -138,7 +143,7 @@ def cmd_drift(args: argparse.Namespace, settings: Settings) -> Any:
             raise DataError("--days applies to --from-log only")
         out_dir = _out_dir(args, settings)
         current = Path(args.current)
-    return drift_step(settings, config, current, out_dir, reference)
+    return drift_step(settings, config, current, out_dir, reference, engine=args.engine)
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> Any:
@@ -291,6 +296,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> Any:
         current=Path(args.current) if args.current else None,
         dry_run=args.dry_run,
         steps=parse_steps(args.steps),
+        engine=args.engine,
     )
 
 
@@ -318,6 +324,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
+    def add_engine(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--engine",
+            choices=ENGINES,
+            help="where batches are scored and sampled (default: the engine setting, pandas)",
+        )
+
     def add_period(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--period", help="period label, e.g. 2026-11 (default: this month)")
         sub.add_argument("--out", help="output folder (default: outputs/<model>/<period>)")
@@ -342,8 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
 
     predict = add("predict", cmd_predict, "score a batch with the champion")
-    predict.add_argument("--input", required=True, help="batch file (.csv or .parquet)")
+    predict.add_argument(
+        "--input", required=True, help="batch: .csv or .parquet file, or a folder of Parquet parts"
+    )
     add_period(predict)
+    add_engine(predict)
 
     drift = add("drift", cmd_drift, "detect feature, prediction and concept drift")
     source = drift.add_mutually_exclusive_group(required=True)
@@ -356,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     drift.add_argument("--reference", help="reference batch (default: champion's training data)")
     add_period(drift)
+    add_engine(drift)
 
     retrain = add("retrain", cmd_retrain, "retrain when the policy says so and compare")
     retrain.add_argument("--current", required=True, help="current (labelled) batch file")
@@ -457,6 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="predict,drift,retrain,report",
         help="comma-separated part of the cycle to run (default: all four steps)",
     )
+    add_engine(run)
 
     history = add("history", cmd_history, "versions, aliases, promotions and drift, newest first")
     history.add_argument("--json", action="store_true", help="the history as JSON, not a table")

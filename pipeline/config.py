@@ -148,6 +148,11 @@ class Settings:
     model_cards_dir: str = "model_cards"
     data_dir: str = "data"
     predict_chunk_rows: int = 100000
+    # Where batches are scored and sampled: "pandas" (this machine, in chunks) or "spark".
+    engine: str = "pandas"
+    # The spark engine's master: "" is local mode on every core (local[*]); spark://..., yarn,
+    # k8s://... name a cluster. Spark Connect's SPARK_REMOTE, when set, wins over it.
+    spark_master: str = ""
     prediction_log_url: str = ""
     serve_reload_seconds: float = 10.0
     serve_max_records: int = 10000  # records per request; more is a 413
@@ -257,6 +262,9 @@ def load_settings(
     unknown = set(globals_) - {f.name for f in dataclasses.fields(Settings)}
     if unknown:
         raise ConfigError(f"unknown setting(s) in [tool.pipeline]: {', '.join(sorted(unknown))}")
+
+    if globals_.get("engine", Settings.engine) not in ("pandas", "spark"):
+        raise ConfigError(f"engine must be 'pandas' or 'spark', not {globals_['engine']!r}")
 
     raw_models = section.get("models", {})
     if not raw_models:

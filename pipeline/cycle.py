@@ -67,10 +67,12 @@ def run_cycle(
     dry_run: bool = True,
     target: GitHubTarget | None = None,
     steps: tuple[str, ...] = CYCLE_STEPS,
+    engine: str | None = None,
 ) -> CycleResult:
     """Predict, detect drift, retrain when the policy says so, and report.
 
-    ``steps`` runs part of the cycle, as the workflow's jobs do (each job one step, the results
+    ``engine`` scores and samples the batch (default: the ``engine`` setting). ``steps`` runs
+    part of the cycle, as the workflow's jobs do (each job one step, the results
     handed on in the output folder). Outside a dry run a failing step is reported on GitHub too
     (named, with the run's link) before the error reaches the caller; a missing token fails
     before any work is done.
@@ -123,10 +125,10 @@ def run_cycle(
         for number, step in enumerate(steps, start=1):
             log.info("step %d/%d: %s", number, len(steps), step)
             if step == "predict":
-                predict_step(settings, config, current, out_dir)
+                predict_step(settings, config, current, out_dir, engine=engine)
             elif step == "drift":
                 result.drift_detected = drift_step(
-                    settings, config, current, out_dir
+                    settings, config, current, out_dir, engine=engine
                 ).drift_detected
             elif step == "retrain":
                 retrain = retrain_step(settings, config, current, out_dir, force=force_retrain)

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,6 +76,13 @@ class StagedOutputs:
         self._staged.append((temp, self.directory / name))
         return temp
 
+    def folder(self, name: str) -> Path:
+        """A temporary folder to write ``name`` to (a dataset of part files, say)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        temp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory))
+        self._staged.append((temp, self.directory / name))
+        return temp
+
     def write_text(self, name: str, text: str) -> Path:
         self.path(name).write_text(text, encoding="utf-8")
         return self.directory / name
@@ -84,13 +92,37 @@ class StagedOutputs:
 
     def commit(self) -> None:
         for temp, final in self._staged:
-            os.replace(temp, final)
+            if final.is_dir() or temp.is_dir():
+                _replace_tree(temp, final)
+            else:
+                os.replace(temp, final)
         self._staged.clear()
 
     def discard(self) -> None:
         for temp, _ in self._staged:
-            temp.unlink(missing_ok=True)
+            if temp.is_dir():
+                shutil.rmtree(temp, ignore_errors=True)
+            else:
+                temp.unlink(missing_ok=True)
         self._staged.clear()
+
+
+def _replace_tree(temp: Path, final: Path) -> None:
+    """Put ``temp`` (file or folder) at ``final``, which may be a folder or a file.
+
+    A folder cannot be renamed over a non-empty one, so the old one is moved aside first and
+    removed after: readers see the old result or the new one, never a mixture.
+    """
+    aside = None
+    if final.exists():
+        aside = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, aside)
+    os.replace(temp, final)
+    if aside is not None:
+        if aside.is_dir():
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            aside.unlink(missing_ok=True)
 
 
 @contextmanager

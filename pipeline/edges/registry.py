@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig, Settings, apply_mlflow_client_defaults
 from pipeline.errors import RegistryError, first_line
+from pipeline.model.engine import ScoringModel
 from pipeline.monitoring.estimation import ESTIMATION_ARTIFACT
 from pipeline.monitoring.fairness import FAIRNESS_ARTIFACT
 from pipeline.monitoring.importance import IMPORTANCE_ARTIFACT
@@ -201,6 +202,9 @@ class Registry:
                     input_example=example,
                     registered_model_name=self.name,
                     skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
+                    # Scores, not classes, from the pyfunc flavour: what the spark engine's
+                    # spark_udf (and any MLflow serving) calls is predict_proba.
+                    pyfunc_predict_fn="predict_proba",
                 )
                 run_id = run.info.run_id
         except RegistryError:
@@ -352,6 +356,16 @@ class Registry:
             raise RegistryError(
                 f"could not load model '{self.name}' version {info.version}: {first_line(exc)}"
             ) from exc
+
+    def scoring_model(self, info: ModelVersionInfo, alias: str = CHAMPION) -> ScoringModel:
+        """``info`` for an engine: loaded on demand here, or by its alias URI on Spark workers."""
+        self.client  # the tracking and registry URIs are set for whoever resolves the URI
+        return ScoringModel(
+            version=info.version,
+            run_id=info.run_id,
+            uri=f"models:/{self.name}@{alias}",
+            load=lambda: self.load_model(info),
+        )
 
     def input_schema(self, version: int) -> dict[str, str]:
         """The version's signature inputs as column name -> MLflow type (empty if unsigned)."""

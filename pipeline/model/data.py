@@ -1,4 +1,8 @@
-"""Reading and writing batches: CSV (with or without a UTF-8 BOM) and Parquet, whole or chunked."""
+"""Reading and writing batches: CSV (with or without a UTF-8 BOM) and Parquet, whole or chunked.
+
+A Parquet batch is a file or a folder of part files (a dataset, as Spark and the spark engine's
+predictions write it).
+"""
 
 from __future__ import annotations
 
@@ -21,11 +25,22 @@ def _check_path(path: Path) -> str:
     if not path.exists():
         raise DataError(f"{path} does not exist")
     if path.is_dir():
-        raise DataError(f"{path} is a folder, not a batch file")
+        if not parquet_parts(path):
+            raise DataError(f"{path} is a folder without Parquet parts, not a batch")
+        return ".parquet"
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DataError(f"{path}: unsupported file type '{suffix}' (use .csv or .parquet)")
     return suffix
+
+
+def parquet_parts(folder: Path) -> list[Path]:
+    """The Parquet part files of a dataset folder (Spark's _SUCCESS and .crc files are not)."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in (".parquet", ".pq") and not p.name.startswith((".", "_"))
+    )
 
 
 @contextmanager
@@ -53,7 +68,7 @@ def _readable(path: Path, suffix: str) -> Iterator[None]:
 PARQUET_ROW_GROUP_ROWS = 100_000
 
 
-def _check_header(path: Path) -> None:
+def check_csv_header(path: Path) -> None:
     """A column named twice is an error: pandas would silently rename the second ("Age.1")."""
     import csv
     from collections import Counter
@@ -75,7 +90,7 @@ def read_batch(path: Path) -> pd.DataFrame:
     suffix = _check_path(path)
     with _readable(path, suffix):
         if suffix == ".csv":
-            _check_header(path)
+            check_csv_header(path)
             # utf-8-sig strips a byte-order mark when there is one and reads plain UTF-8 otherwise.
             return pd.read_csv(path, encoding="utf-8-sig")
         return pd.read_parquet(path)
@@ -88,20 +103,23 @@ def iter_batch(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     suffix = _check_path(path)
     with _readable(path, suffix):
         if suffix == ".csv":
-            _check_header(path)
+            check_csv_header(path)
             reader = pd.read_csv(path, encoding="utf-8-sig", chunksize=chunk_rows)
             with reader:
                 yield from reader
             return
-        import pyarrow.parquet as pq
+        import pyarrow.dataset as ds
 
-        parquet = pq.ParquetFile(path)
+        # A file or a folder of parts; one row group at a time either way.
+        dataset = ds.dataset(path, format="parquet")
         empty = True
-        for record_batch in parquet.iter_batches(batch_size=chunk_rows):
+        for record_batch in dataset.to_batches(batch_size=chunk_rows):
+            if record_batch.num_rows == 0:
+                continue
             empty = False
             yield record_batch.to_pandas()
         if empty:
-            yield parquet.schema_arrow.empty_table().to_pandas()
+            yield dataset.schema.empty_table().to_pandas()
 
 
 def count_rows(path: Path) -> int | None:
@@ -116,9 +134,9 @@ def count_rows(path: Path) -> int | None:
                     lines += block.count(b"\n")
                     last = block[-1:]
             return max(lines - 1 + (0 if last == b"\n" else 1), 0)
-        import pyarrow.parquet as pq
+        import pyarrow.dataset as ds
 
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        return int(ds.dataset(path, format="parquet").count_rows())
     except Exception:  # noqa: BLE001 - a count is only for the progress bar
         return None
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 PREDICTIONS_FILE = "predictions.parquet"
 SUMMARY_FILE = "predict.json"
-_HISTOGRAM_BINS = 10000
+HISTOGRAM_BINS = 10000
 T = TypeVar("T")
 
 
@@ -54,6 +54,7 @@ class PredictionSummary:
     missing_rates: dict[str, float] = field(default_factory=dict)
     predictions_file: str = PREDICTIONS_FILE
     created_at: str = ""
+    engine: str = "pandas"
 
 
 class _Progress:
@@ -85,13 +86,13 @@ class _Progress:
             self._bar.stop()
 
 
-class _ScoreStats:
+class ScoreStats:
     """Running count, sum and histogram of scores: quantiles without keeping every score."""
 
     def __init__(self) -> None:
         import numpy as np
 
-        self.histogram = np.zeros(_HISTOGRAM_BINS, dtype=np.int64)
+        self.histogram = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
         self.count = 0
         self.total = 0.0
         self.positives = 0
@@ -99,11 +100,19 @@ class _ScoreStats:
     def add(self, scores: np.ndarray, threshold: float) -> None:
         import numpy as np
 
-        bins = np.minimum((scores * _HISTOGRAM_BINS).astype(np.int64), _HISTOGRAM_BINS - 1)
-        self.histogram += np.bincount(bins, minlength=_HISTOGRAM_BINS)
+        bins = np.minimum((scores * HISTOGRAM_BINS).astype(np.int64), HISTOGRAM_BINS - 1)
+        self.histogram += np.bincount(bins, minlength=HISTOGRAM_BINS)
         self.count += len(scores)
         self.total += float(scores.sum())
         self.positives += int((scores >= threshold).sum())
+
+    def add_histogram(self, counts: dict[int, int], total: float, positives: int) -> None:
+        """Merge counts per bin (``floor(score * bins)``) computed elsewhere, e.g. in Spark."""
+        for index, count in counts.items():
+            self.histogram[min(max(int(index), 0), HISTOGRAM_BINS - 1)] += int(count)
+            self.count += int(count)
+        self.total += total
+        self.positives += positives
 
     def quantiles(self) -> dict[str, float]:
         import numpy as np
@@ -114,7 +123,7 @@ class _ScoreStats:
         result = {}
         for q in (0.05, 0.25, 0.5, 0.75, 0.95):
             index = int(np.searchsorted(cumulative, q * self.count, side="left"))
-            result[f"p{int(q * 100):02d}"] = round((index + 0.5) / _HISTOGRAM_BINS, 4)
+            result[f"p{int(q * 100):02d}"] = round((index + 0.5) / HISTOGRAM_BINS, 4)
         return result
 
 
@@ -138,7 +147,7 @@ def predict_file(
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
-    stats = _ScoreStats()
+    stats = ScoreStats()
     progress = _Progress(count_rows(source), f"scoring {source.name}")
     rows = rejected = labelled = 0
     reasons: dict[str, int] = {}
@@ -148,7 +157,7 @@ def predict_file(
     try:
         with staged_outputs(out_dir) as outputs:
             predictions_path = outputs.path(PREDICTIONS_FILE)
-            for batch in _read_ahead(_validated_chunks(source, config, chunk_rows)):
+            for batch in read_ahead(validated_chunks(source, config, chunk_rows)):
                 frame = batch.frame
                 extra = batch.extra_columns
                 for name in config.features:
@@ -156,8 +165,10 @@ def predict_file(
                 scored = score_chunk(model, frame, config, batch.accepted)
                 table = pa.Table.from_pandas(scored, preserve_index=False)
                 if writer is None:
-                    writer = pq.ParquetWriter(predictions_path, table.schema)
-                writer.write_table(table)
+                    # A chunk whose labels are all missing has a column of type null: the
+                    # file's schema says string, and every chunk is written to that schema.
+                    writer = pq.ParquetWriter(predictions_path, _without_null_types(table.schema))
+                writer.write_table(table.cast(writer.schema))
                 scores = scored["score"].to_numpy()
                 stats.add(scores[~np.isnan(scores)], config.decision_threshold)
                 rows += len(frame)
@@ -203,7 +214,16 @@ def predict_file(
     return summary
 
 
-def _validated_chunks(
+def _without_null_types(schema: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.schema(
+        [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema],
+        metadata=schema.metadata,
+    )
+
+
+def validated_chunks(
     source: Path, config: ModelConfig, chunk_rows: int
 ) -> Iterator[ValidatedBatch]:
     offset = 0
@@ -212,7 +232,7 @@ def _validated_chunks(
         offset += len(chunk)
 
 
-def _read_ahead(items: Iterator[T]) -> Iterator[T]:
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
     """Produce the next item in a thread while the caller works on this one.
 
     Parquet decoding and much of validation release the GIL, so reading chunk n+1 overlaps

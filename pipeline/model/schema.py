@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+@dataclass(frozen=True)
+class Population:
+    """Counts over a whole batch whose ``frame`` is a sample of it (drift on large batches)."""
+
+    rows: int
+    labelled_rows: int
+    missing_rates: dict[str, float]
+
+
 @dataclass
 class ValidatedBatch:
     frame: pd.DataFrame
@@ -28,10 +37,28 @@ class ValidatedBatch:
     rejected_rows: int = 0
     rejection_reasons: dict[str, int] = field(default_factory=dict)
     accepted: pd.Series | None = None
+    # Set when ``frame`` holds a sample: the counts then describe the batch, not the sample.
+    population: Population | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.population.rows if self.population else len(self.frame)
 
     @property
     def labelled_rows(self) -> int:
+        if self.population is not None:
+            return self.population.labelled_rows
         return 0 if not self.has_labels else int(self.frame["__label__"].notna().sum())
+
+    @property
+    def missing_rates(self) -> dict[str, float]:
+        """Each column's share of missing values (all columns, zeros included)."""
+        if self.population is not None:
+            return dict(self.population.missing_rates)
+        if len(self.frame) == 0:
+            return {}
+        rates = self.frame.isna().mean()
+        return {str(name): float(rate) for name, rate in rates.items()}
 
 
 def validate_batch(
@@ -53,15 +80,7 @@ def validate_batch(
         raise DataError(f"{source} has no rows")
     known = {c.name for c in config.columns}
     extra = [str(c) for c in frame.columns if c not in known]
-    missing = [name for name in config.features if name not in frame.columns]
-    if missing:
-        hints = []
-        for name in missing:
-            close = difflib.get_close_matches(name, extra, n=1, cutoff=0.75)
-            hints.append(f"'{name}'" + (f" (found '{close[0]}')" if close else ""))
-        raise DataError(
-            f"{source} is missing column(s) {', '.join(hints)} required by model '{config.name}'"
-        )
+    require_features(config, [str(c) for c in frame.columns], source)
 
     columns: dict[str, pd.Series] = {}
     missing_masks: dict[str, np.ndarray] = {}
@@ -112,6 +131,21 @@ def validate_batch(
         rejection_reasons={problems[i]: int(counts[i]) for i in range(1, len(problems))},
         accepted=pd.Series(accepted, index=checked.index),
     )
+
+
+def require_features(config: ModelConfig, columns: list[str], source: str) -> None:
+    """A ``DataError`` naming every feature the batch lacks, with a near miss when there is one."""
+    known = {c.name for c in config.columns}
+    extra = [c for c in columns if c not in known]
+    missing = [name for name in config.features if name not in columns]
+    if missing:
+        hints = []
+        for name in missing:
+            close = difflib.get_close_matches(name, extra, n=1, cutoff=0.75)
+            hints.append(f"'{name}'" + (f" (found '{close[0]}')" if close else ""))
+        raise DataError(
+            f"{source} is missing column(s) {', '.join(hints)} required by model '{config.name}'"
+        )
 
 
 def _numeric(column: pd.Series, name: str, source: str, row_offset: int) -> pd.Series:
@@ -175,9 +209,51 @@ def _level_text(value: object) -> str:
 
 
 def _sample(values: pd.Series, limit: int = 3) -> str:
-    distinct = list(dict.fromkeys(values.tolist()))
+    return sample_text(list(dict.fromkeys(values.tolist())), limit)
+
+
+def sample_text(distinct: list[object], limit: int = 3) -> str:
+    """``'a', 'b', 'c' and 2 more``: the values an error message names."""
     shown = ", ".join(repr(v) for v in distinct[:limit])
     return shown + (f" and {len(distinct) - limit} more" if len(distinct) > limit else "")
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """One reason a row is rejected, in the order rows are checked (the first failing counts)."""
+
+    column: str
+    check: str  # "missing", "range" or "length"
+    reason: str
+    low: float = float("-inf")
+    high: float = float("inf")
+
+
+def row_checks(config: ModelConfig) -> list[RowCheck]:
+    """The row checks of ``config``'s features: what both engines count rejected rows by."""
+    checks = []
+    for spec in config.columns_with_role("feature"):
+        checks.append(RowCheck(spec.name, "missing", f"missing {spec.name}"))
+        if spec.kind == "numeric" and (spec.min is not None or spec.max is not None):
+            checks.append(
+                RowCheck(
+                    spec.name,
+                    "range",
+                    f"{spec.name} outside [{spec.min}, {spec.max}]",
+                    low=float("-inf") if spec.min is None else spec.min,
+                    high=float("inf") if spec.max is None else spec.max,
+                )
+            )
+        if spec.kind == "text" and spec.max_length is not None:
+            checks.append(
+                RowCheck(
+                    spec.name,
+                    "length",
+                    f"{spec.name} longer than {spec.max_length}",
+                    high=spec.max_length,
+                )
+            )
+    return checks
 
 
 def _row_problems(
@@ -192,28 +268,21 @@ def _row_problems(
 
     codes = np.zeros(len(frame), dtype=np.int32)
     problems = [""]
-
-    def mark(hit: np.ndarray, problem: str) -> None:
+    for check in row_checks(config):
+        missing = missing_masks[check.column]
+        if check.check == "missing":
+            hit = missing
+        elif check.check == "range":
+            values = frame[check.column].to_numpy(dtype="float64")
+            with np.errstate(invalid="ignore"):
+                hit = ~missing & ((values < check.low) | (values > check.high))
+        else:
+            lengths = frame[check.column].str.len().to_numpy(dtype="float64", na_value=0.0)
+            hit = ~missing & (lengths > check.high)
         hit = hit & (codes == 0)
         if hit.any():
-            problems.append(problem)
+            problems.append(check.reason)
             codes[hit] = len(problems) - 1
-
-    for spec in config.columns_with_role("feature"):
-        missing = missing_masks[spec.name]
-        mark(missing, f"missing {spec.name}")
-        if spec.kind == "numeric" and (spec.min is not None or spec.max is not None):
-            values = frame[spec.name].to_numpy(dtype="float64")
-            low = -np.inf if spec.min is None else spec.min
-            high = np.inf if spec.max is None else spec.max
-            with np.errstate(invalid="ignore"):
-                outside = ~missing & ((values < low) | (values > high))
-            mark(outside, f"{spec.name} outside [{spec.min}, {spec.max}]")
-        if spec.kind == "text" and spec.max_length is not None:
-            lengths = frame[spec.name].str.len().to_numpy(dtype="float64", na_value=0.0)
-            mark(
-                ~missing & (lengths > spec.max_length), f"{spec.name} longer than {spec.max_length}"
-            )
     return codes, problems
 
 

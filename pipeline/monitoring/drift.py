@@ -40,10 +40,20 @@ class Batch(Protocol):
     A protocol, not an import, so that the statistics never depend on the layer above them.
     """
 
-    frame: pd.DataFrame
+    frame: pd.DataFrame  # the batch, or a sample of it
     has_labels: bool
     extra_columns: list[str]
     rejected_rows: int
+
+    @property
+    def rows(self) -> int:
+        """Rows in the whole batch (more than the frame's when the frame is a sample)."""
+        ...
+
+    @property
+    def missing_rates(self) -> dict[str, float]:
+        """Each column's share of missing values over the whole batch."""
+        ...
 
 
 @dataclass
@@ -368,14 +378,13 @@ def _concept_drift(
 
 def _quality(config: ModelConfig, reference: Batch, current: Batch, sampled: int) -> DataQuality:
     features = config.features
-    now = current.frame[features].isna().mean()
-    before = reference.frame[features].isna().mean()
+    now, before = current.missing_rates, reference.missing_rates
     return DataQuality(
-        reference_rows=len(reference.frame),
-        current_rows=len(current.frame),
+        reference_rows=reference.rows,
+        current_rows=current.rows,
         sampled_rows=sampled,
         rejected_rows=current.rejected_rows,
-        missing_rates={str(k): round(float(v), 4) for k, v in now.items() if v > 0},
-        newly_missing=[k for k in features if now[k] > 0 and before[k] == 0],
+        missing_rates={k: round(now[k], 4) for k in features if now.get(k, 0.0) > 0},
+        newly_missing=[k for k in features if now.get(k, 0.0) > 0 and before.get(k, 0.0) == 0],
         extra_columns=current.extra_columns,
     )

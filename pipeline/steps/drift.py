@@ -16,7 +16,6 @@ from typing import Any
 from pipeline.config import ModelConfig, Settings
 from pipeline.edges.registry import CHAMPION, ModelVersionInfo, Registry, record_tag
 from pipeline.errors import DataError, RegistryError
-from pipeline.model.data import read_batch
 from pipeline.model.schema import ValidatedBatch, validate_batch
 from pipeline.monitoring.drift import DRIFT_FILE, HTML_FILE, ConceptDrift, DriftResult, detect_drift
 from pipeline.monitoring.estimation import EstimatedPerformance, PerformanceEstimator
@@ -24,6 +23,7 @@ from pipeline.monitoring.performance import labelled_rows, positive_scores
 from pipeline.reporting.operations import record_seconds
 from pipeline.reporting.report import with_banner
 from pipeline.results import set_step_outputs, staged_outputs, to_jsonable
+from pipeline.steps.predict import engine_for
 from pipeline.steps.retrain import labelled_history, should_retrain
 
 log = logging.getLogger("pipeline")
@@ -35,14 +35,22 @@ def drift_step(
     current: Path,
     out_dir: Path,
     reference: Path | None = None,
+    engine: str | None = None,
 ) -> DriftResult:
+    """``current`` against ``reference`` (default: the champion's training data).
+
+    The engine reads the batches and draws ``drift_sample_rows`` rows of each, with counts
+    over the whole batch: the tests' cost is the sample's, whatever the batch's size.
+    """
     started = time.perf_counter()
+    sampler = engine_for(settings, engine)
+    sample_rows = config.thresholds.drift_sample_rows
 
     registry = Registry(settings, config)
-    current_batch = validate_batch(read_batch(current), config, str(current))
+    current_batch = sampler.sample(config, current, sample_rows, seed=1)
     champion = registry.by_alias(CHAMPION)
     if reference is not None:
-        reference_batch = validate_batch(read_batch(reference), config, str(reference))
+        reference_batch = sampler.sample(config, reference, sample_rows, seed=0)
         reference_name = str(reference)
     elif champion is not None:
         raw = registry.load_reference(champion)

@@ -8,33 +8,44 @@ from pathlib import Path
 
 from pipeline.config import ModelConfig, Settings
 from pipeline.edges.registry import CHAMPION, Registry
-from pipeline.model.predict import SUMMARY_FILE, PredictionSummary, predict_file
+from pipeline.errors import ConfigError
+from pipeline.model.engine import ENGINES, Engine, PandasEngine
+from pipeline.model.predict import SUMMARY_FILE, PredictionSummary
 from pipeline.reporting.operations import record_seconds
 from pipeline.results import append_jsonl, set_step_outputs
 
 log = logging.getLogger("pipeline")
 
 
+def engine_for(settings: Settings, name: str | None = None) -> Engine:
+    """The engine called ``name`` (default: the ``engine`` setting)."""
+    chosen = name or settings.engine
+    if chosen == "spark":
+        from pipeline.edges.spark import SparkEngine
+
+        return SparkEngine(settings.spark_master)
+    if chosen != "pandas":
+        raise ConfigError(f"unknown engine '{chosen}' (choose from {', '.join(ENGINES)})")
+    return PandasEngine(settings.predict_chunk_rows)
+
+
 def predict_step(
-    settings: Settings, config: ModelConfig, source: Path, out_dir: Path
+    settings: Settings,
+    config: ModelConfig,
+    source: Path,
+    out_dir: Path,
+    engine: str | None = None,
 ) -> PredictionSummary:
     started = time.perf_counter()
+    scorer = engine_for(settings, engine)
     registry = Registry(settings, config)
     champion = registry.require_alias(CHAMPION)
-    model = registry.load_model(champion)
     try:
         recorded = source.resolve().relative_to(settings.project_root).as_posix()
     except ValueError:
         recorded = str(source)
-    summary = predict_file(
-        model,
-        config,
-        champion.version,
-        champion.run_id,
-        source,
-        out_dir,
-        settings.predict_chunk_rows,
-        recorded_source=recorded,
+    summary = scorer.predict(
+        registry.scoring_model(champion), config, source, out_dir, recorded_source=recorded
     )
     append_jsonl(
         settings.path(settings.output_dir) / config.name / "prediction_log.jsonl",
@@ -59,7 +70,7 @@ def predict_step(
             "seconds_per_1000_rows": latency,
             "positive_rate": summary.positive_rate or 0.0,
         },
-        {"model_version": str(summary.model_version)},
+        {"model_version": str(summary.model_version), "engine": scorer.name},
         {"driftgate.period": out_dir.name},
     )
     set_step_outputs({"rows": summary.rows, "positive_rate": summary.positive_rate})
