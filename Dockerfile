@@ -6,13 +6,16 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- build: install Driftgate and its PostgreSQL driver into a virtualenv ----------------------
 FROM ${PYTHON_IMAGE} AS build
+# Extras to install: postgres always; spark-connect (the Spark Connect client, no Java) when the
+# batch image scores on a Spark cluster (docker-compose.yml passes DRIFTGATE_EXTRAS).
+ARG DRIFTGATE_EXTRAS=postgres
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY pipeline ./pipeline
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir ".[postgres]"
+    && /opt/venv/bin/pip install --no-cache-dir ".[${DRIFTGATE_EXTRAS}]"
 
 # --- runtime: the virtualenv, the settings and the model cards; no compilers, not root ---------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -4,10 +4,14 @@
 
 Trains two versions in a throwaway embedded registry, starts ``pipeline serve`` (uvicorn) on
 127.0.0.1, and sends ``--requests`` POST /predict calls from ``--clients`` concurrent
-keep-alive connections. Halfway through, version 2 is promoted with ``pipeline promote``; the
-API's watcher swaps it in. Prints requests/s, p50/p99 latency, the answers per model version,
-and checks what must hold: every request answered 200 with a score in [0, 1], and one
-prediction log row per scored record (nothing lost). Exits 1 if either does not hold.
+keep-alive connections. A fifth of the way through, version 2 is promoted with ``pipeline
+promote``; the API's watcher swaps it in. Prints requests/s, p50/p99 latency, the answers per
+model version, and checks what must hold: every request answered 200 with a score in [0, 1],
+and, per answered request id, exactly as many prediction log rows as it had records (none lost,
+none doubled). Exits 1 if either does not hold.
+
+``--database postgresql`` logs to a fresh database on ``--postgres`` (the machine's PostgreSQL
+by default), dropped afterwards; the default is SQLite, as ``pipeline serve`` is by default.
 
 In the same run it drives the framework's ceiling (bench/ceiling_app.py: FastAPI under uvicorn
 parsing the same body and answering a constant) with the same clients, and prints Driftgate's
@@ -68,6 +72,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=10000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--records", type=int, default=1, help="records per request")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL server to create the log's database on (--database postgresql)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="driftgate-load-"))
@@ -78,7 +88,11 @@ def main() -> int:
         "PIPELINE_MLFLOW_ARTIFACT_ROOT": str(work / "mlartifacts"),
         "PIPELINE_OUTPUT_DIR": str(work / "outputs"),
         "PIPELINE_DATA_DIR": str(work / "data"),
-        "DATABASE_URL": f"sqlite:///{work / 'predictions.db'}",
+        "DATABASE_URL": (
+            _fresh_postgres(args.postgres)
+            if args.database == "postgresql"
+            else f"sqlite:///{work / 'predictions.db'}"
+        ),
         "PIPELINE_SERVE_RELOAD_SECONDS": "1",
         "PIPELINE_ATTRITION_SEARCH_ITERATIONS": "1",
     }
@@ -99,9 +113,7 @@ def main() -> int:
         )
         _wait_healthy(url, server)
         outcome = _load(port, records, args.requests, args.clients, args.records, env)
-        from pipeline.edges.predlog import PredictionLog
-
-        logged = PredictionLog(env["DATABASE_URL"]).count("attrition")
+        per_request = _rows_per_request(env["DATABASE_URL"])
         server.terminate()
         server.wait(timeout=30)
         server = None
@@ -132,6 +144,12 @@ def main() -> int:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
+        if args.database == "postgresql":
+            _drop_postgres(env["DATABASE_URL"], args.postgres)
+    logged = sum(per_request.values())
+    lost = sum(1 for rid in outcome["request_ids"] if per_request.get(rid, 0) < args.records)
+    doubled = sum(1 for count in per_request.values() if count > args.records)
+    unanswered = len(set(per_request) - set(outcome["request_ids"]))
     latencies = sorted(outcome["latencies"])
     p50 = latencies[len(latencies) // 2] * 1000
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
@@ -157,13 +175,57 @@ def main() -> int:
         f"answers per version: {dict(sorted(outcome['versions'].items()))} "
         f"(v2 promoted after request {outcome['promoted_at']})"
     )
-    print(f"prediction log rows: {logged} for {scored} scored records")
+    print(
+        f"prediction log:      {logged} rows for {scored} scored records ({args.database}); "
+        f"requests with rows lost {lost}, doubled {doubled}; logged but not answered "
+        f"{unanswered}"
+    )
     for failure in outcome["failures"][:5]:
         print(f"  failure: {failure}")
-    healthy = not outcome["failures"] and logged == scored and 2 in outcome["versions"]
+    if 2 not in outcome["versions"]:
+        print("  failure: no answer came from v2 after its promotion")
+    healthy = (
+        not outcome["failures"]
+        and logged == scored
+        and lost == doubled == 0
+        and 2 in outcome["versions"]
+    )
     print("result:              " + ("OK" if healthy else "FAILED"))
     shutil.rmtree(work, ignore_errors=True)
     return 0 if healthy else 1
+
+
+def _fresh_postgres(server: str) -> str:
+    import sqlalchemy as sa
+
+    name = f"driftgate_load_{os.getpid()}"
+    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop_postgres(url: str, server: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]}"))
+    engine.dispose()
+
+
+def _rows_per_request(url: str) -> dict[str, int]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT request_id, count(*) FROM prediction_log GROUP BY request_id")
+        ).all()
+    engine.dispose()
+    return {str(rid): int(count) for rid, count in rows}
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -186,9 +248,10 @@ def _load(
     latencies: list[float] = []
     failures: list[str] = []
     versions: Counter[int] = Counter()
+    request_ids: list[str] = []
     done = [0]
     promoted_at: list[int] = []
-    halfway = threading.Event()
+    promote_now = threading.Event()
 
     def client() -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -214,8 +277,8 @@ def _load(
             with lock:
                 latencies.append(elapsed)
                 done[0] += 1
-                if done[0] == requests // 2:
-                    halfway.set()
+                if done[0] == requests // 5:
+                    promote_now.set()
                 if response.status != 200:
                     failures.append(f"request {number}: {response.status} {payload[:200]!r}")
                     continue
@@ -224,10 +287,11 @@ def _load(
                 if len(scores) != per_request or not all(0.0 <= s <= 1.0 for s in scores):
                     failures.append(f"request {number}: bad predictions {answer}")
                 versions[answer["model_version"]] += 1
+                request_ids.append(answer.get("request_id", ""))
         connection.close()
 
     def promoter() -> None:
-        halfway.wait()
+        promote_now.wait()
         if not promote:
             return
         promoted_at.append(done[0])
@@ -242,7 +306,7 @@ def _load(
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - began
-    halfway.set()
+    promote_now.set()
     promotion.join()
     return {
         "latencies": latencies,
@@ -251,6 +315,7 @@ def _load(
         "seconds": seconds,
         "ok": sum(versions.values()),
         "promoted_at": promoted_at[0] if promoted_at else None,
+        "request_ids": request_ids,
     }
 
 

@@ -153,6 +153,10 @@ class Settings:
     # The spark engine's master: "" is local mode on every core (local[*]); spark://..., yarn,
     # k8s://... name a cluster. Spark Connect's SPARK_REMOTE, when set, wins over it.
     spark_master: str = ""
+    # Where a remote session (SPARK_REMOTE) writes predictions, as a URI the cluster can write
+    # (s3://bucket/driftgate); <model>/<period>/predictions.parquet goes under it. Local mode
+    # writes them in the period's output folder.
+    spark_predictions_uri: str = ""
     prediction_log_url: str = ""
     serve_reload_seconds: float = 10.0
     serve_max_records: int = 10000  # records per request; more is a 413

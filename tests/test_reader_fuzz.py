@@ -142,3 +142,83 @@ def test_known_bad_files_get_their_one_line(tmp_path: Path, content: bytes, mess
     with pytest.raises(DataError, match=message):
         predict_file(ConstantModel(), CONFIG, 1, "run", source, tmp_path / "out", 3)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def _json_value(spec_name: str) -> st.SearchStrategy[Any]:
+    spec = next(c for c in CONFIG.columns if c.name == spec_name)
+    common = st.one_of(st.none(), st.sampled_from(["", " ", "Astronaut", "12", "x"]))
+    if spec.kind == "numeric":
+        low, high = spec.min if spec.min is not None else -5, (
+            spec.max if spec.max is not None else 5
+        )
+        return st.one_of(
+            st.integers(int(low) - 3, int(high) + 3),
+            st.floats(low - 3, high + 3, allow_nan=False),
+            st.booleans(),
+            common,
+        )
+    return st.one_of(st.sampled_from(list(spec.levels)), st.integers(0, 3), common)
+
+
+_FEATURES = [c.name for c in CONFIG.columns if c.role != "target"]
+
+
+@st.composite
+def _requests(draw: st.DrawFn) -> list[dict[str, Any]]:
+    base = {
+        name: (
+            CONFIG.column(name).levels[0]
+            if CONFIG.column(name).levels
+            else (CONFIG.column(name).min if CONFIG.column(name).min is not None else 1)
+        )
+        for name in _FEATURES
+    }
+    records = []
+    for _ in range(draw(st.integers(1, 4))):
+        record = dict(base)
+        for name in draw(st.lists(st.sampled_from(_FEATURES), max_size=4, unique=True)):
+            if draw(st.booleans()):
+                record.pop(name)
+            else:
+                record[name] = draw(_json_value(name))
+        if draw(st.integers(0, 9)) == 0:
+            record["note"] = "extra"
+        records.append(record)
+    return records
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_requests())
+def test_the_api_record_check_answers_as_the_batch_frame_check_does(
+    records: list[dict[str, Any]],
+) -> None:
+    """validate_records (no frame) against validate_batch on the same records as a frame: the
+    same error line, or the same checked values, rejected rows and reasons."""
+    from pipeline.model.schema import validate_records
+
+    def outcome(check: Any) -> Any:
+        try:
+            batch = check()
+        except DataError as error:
+            return str(error)
+        return batch
+
+    fast = outcome(lambda: validate_records(CONFIG, records))
+    framed = outcome(
+        lambda: validate_batch(
+            pd.DataFrame(records, index=range(len(records))), CONFIG, "the request"
+        )
+    )
+    if fast is None:
+        return  # values that need pandas' coercion: the API uses the frame check for them
+    if isinstance(framed, str) or isinstance(fast, str):
+        assert fast == framed
+        return
+    assert fast.rejection_reasons == framed.rejection_reasons
+    assert fast.rejected_rows == framed.rejected_rows
+    assert fast.extra_columns == framed.extra_columns
+    assert list(fast.frame.columns) == list(framed.frame.columns)
+    for name in fast.frame.columns:
+        ours, theirs = fast.frame[name], framed.frame[name]
+        assert ours.isna().tolist() == theirs.isna().tolist(), name
+        assert ours[ours.notna()].tolist() == theirs[theirs.notna()].tolist(), name

@@ -208,7 +208,7 @@ def test_inputs_are_typed_described_and_defaulted() -> None:
     assert commands == [["state", "status"], commands[-1]]
     assert commands[-1][:3] == ["dispatch", "--workflow", "monthly.yml"]
     inputs = document[True]["workflow_dispatch"]["inputs"]
-    assert set(inputs) == {"model", "simulate_drift", "force_retrain", "dry_run"}
+    assert set(inputs) == {"model", "simulate_drift", "force_retrain", "dry_run", "engine"}
     for name, spec in inputs.items():
         assert spec.get("description") and "default" in spec and spec.get("type"), name
 

@@ -67,7 +67,8 @@ def spark_session(master: str = "") -> Any:
         from pyspark.sql import SparkSession
     except ImportError:
         raise ConfigError(
-            "the spark engine needs pyspark: pip install -e '.[spark]' (or use --engine pandas)"
+            "the spark engine needs pyspark: pip install '.[spark]' (local mode, Java 17) or "
+            "'.[spark-connect]' (a cluster through SPARK_REMOTE); or use --engine pandas"
         ) from None
     remote = os.environ.get("SPARK_REMOTE", "")
     try:
@@ -100,10 +101,20 @@ def dataset_location(source: Path | str) -> str:
     return text
 
 
+def remote() -> bool:
+    """Spark Connect: the cluster reads and writes, so files on this machine are out of reach."""
+    return bool(os.environ.get("SPARK_REMOTE"))
+
+
 def read_dataset(spark: Any, source: Path | str) -> Any:
     """A CSV or Parquet file, or a folder of Parquet parts, as a Spark DataFrame."""
     location = dataset_location(source)
     local = location == str(source)
+    if local and remote():
+        raise DataError(
+            f"{location} is on this machine, which a Spark Connect cluster cannot read: give "
+            "the batch as a URI the cluster reads (s3://, gs://, abfss://, dbfs:/)"
+        )
     if local:
         path = Path(location)
         if not path.exists():
@@ -318,8 +329,9 @@ class SparkEngine:
 
     name = "spark"
 
-    def __init__(self, master: str = "") -> None:
+    def __init__(self, master: str = "", predictions_uri: str = "") -> None:
         self.master = master
+        self.predictions_uri = predictions_uri
 
     def predict(
         self,
@@ -351,12 +363,23 @@ class SparkEngine:
         kept = [*ids, "score", "predicted", *labels]
         predictions = accepted.select(*kept).unionByName(rejected.select(*kept))
         with staged_outputs(out_dir) as outputs:
-            folder = outputs.folder(PREDICTIONS_FILE)
+            if remote():
+                # The cluster writes where it can; predict.json, here, names the place.
+                if not self.predictions_uri:
+                    raise ConfigError(
+                        "with SPARK_REMOTE set, spark_predictions_uri must name where the "
+                        "cluster writes predictions (PIPELINE_SPARK_PREDICTIONS_URI=s3://...)"
+                    )
+                where = "/".join(
+                    (self.predictions_uri.rstrip("/"), config.name, out_dir.name, PREDICTIONS_FILE)
+                )
+            else:
+                where = str(outputs.folder(PREDICTIONS_FILE))
             try:
-                predictions.write.mode("overwrite").parquet(str(folder))
+                predictions.write.mode("overwrite").parquet(where)
             except Exception as exc:  # noqa: BLE001 - a worker's error comes back wrapped
                 raise DataError(f"scoring {name} on Spark failed: {_worker_error(exc)}") from None
-            stats = _score_stats(spark, folder, config.decision_threshold)
+            stats = _score_stats(spark, where, config.decision_threshold)
             seconds = time.perf_counter() - started
             summary = PredictionSummary(
                 model=config.name,
@@ -382,6 +405,7 @@ class SparkEngine:
                 },
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 engine=self.name,
+                predictions_file=where if remote() else PREDICTIONS_FILE,
             )
             outputs.write_json(SUMMARY_FILE, summary)
         return summary
@@ -440,11 +464,11 @@ def _score_udf(spark: Any, model: ScoringModel) -> Any:
     )
 
 
-def _score_stats(spark: Any, folder: Path, threshold: float) -> ScoreStats:
+def _score_stats(spark: Any, folder: str, threshold: float) -> ScoreStats:
     """Count, mean, positives and the quantile histogram of the written scores, in Spark."""
     from pyspark.sql import functions as F
 
-    scores = spark.read.parquet(str(folder)).filter(F.col("score").isNotNull())
+    scores = spark.read.parquet(folder).filter(F.col("score").isNotNull())
     bins = scores.groupBy(F.floor(F.col("score") * HISTOGRAM_BINS).alias("bin")).agg(
         F.count(F.lit(1)).alias("rows"),
         F.sum("score").alias("total"),

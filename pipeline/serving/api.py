@@ -14,6 +14,7 @@ no record value is ever written to the server's log.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -21,8 +22,9 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.config import ModelConfig, Settings
 from pipeline.edges.registry import CHAMPION, ModelVersionInfo, Registry
 from pipeline.errors import DataError, PipelineError, first_line
+from pipeline.model.scorer import DirectScorer
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -128,6 +131,9 @@ class ServedModel:
     info: ModelVersionInfo
     model: Any
     loaded_at: str
+    # The same model without the ColumnTransformer's pandas plumbing, when it reproduces the
+    # pipeline's scores (``DirectScorer.compile``); None: the pipeline scores.
+    direct: DirectScorer | None = None
 
 
 class ChampionWatcher:
@@ -157,6 +163,7 @@ class ChampionWatcher:
                 self.last_error = None
                 return False
             model = self.registry.load_model(champion)
+            direct = self._direct_scorer(champion, model)
         except PipelineError as error:
             # Keep serving what is loaded: a registry hiccup must not take the API down.
             self.last_error = str(error)
@@ -164,7 +171,7 @@ class ChampionWatcher:
             return False
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         # One reference assignment: a request sees the old model or the new one, never a mix.
-        self._served = ServedModel(champion, model, stamp)
+        self._served = ServedModel(champion, model, stamp, direct)
         self.last_error = None
         log.info(
             "serving %s v%d%s",
@@ -173,6 +180,18 @@ class ChampionWatcher:
             f" (was v{current.info.version})" if current else "",
         )
         return True
+
+    def _direct_scorer(self, champion: ModelVersionInfo, model: Any) -> DirectScorer | None:
+        """Compiled against the champion's own training data, which the registry holds."""
+        from pipeline.model.schema import validate_batch
+
+        try:
+            raw = self.registry.load_reference(champion)
+        except PipelineError as error:
+            log.info("scoring through the pipeline: %s", error)
+            return None
+        reference = validate_batch(raw, self.registry.config, "reference").frame
+        return DirectScorer.compile(model, reference)
 
     def start(self) -> None:
         self.refresh()
@@ -271,11 +290,14 @@ def validated(config: ModelConfig, records: list[dict[str, Any]]) -> Any:
     import numpy as np
     import pandas as pd
 
-    from pipeline.model.schema import validate_batch
+    from pipeline.model.schema import validate_batch, validate_records
 
-    # pd.DataFrame, not from_records: [{}] is one record with no columns (then named as
-    # missing), not an empty table.
-    batch = validate_batch(pd.DataFrame(records, index=range(len(records))), config, "the request")
+    batch = validate_records(config, records)
+    if batch is None:  # values that need pandas' coercion: checked as a frame
+        # pd.DataFrame, not from_records: [{}] is one record with no columns (then named as
+        # missing), not an empty table.
+        frame = pd.DataFrame(records, index=range(len(records)))
+        batch = validate_batch(frame, config, "the request")
     if batch.rejected_rows:
         assert batch.accepted is not None
         first = int(np.flatnonzero(~batch.accepted.to_numpy())[0])
@@ -319,7 +341,6 @@ def answer(
 class _Waiting:
     served: ServedModel
     records: list[dict[str, Any]]
-    done: threading.Event = field(default_factory=threading.Event)
     answer: dict[str, Any] | None = None
     error: PipelineError | None = None
 
@@ -327,48 +348,65 @@ class _Waiting:
 class MicroBatcher:
     """Concurrent /predict requests validated, scored and logged together, answered one by one.
 
-    Adaptive: a request that finds others in flight waits at most ``window`` seconds for them
-    (0 turns batching off); alone, it is scored at once. The first of a batch scores all that
-    arrived meanwhile as one frame with one model call and writes their records in one
-    transaction; each request then gets its own answer. Records are validated as one frame; if
-    the schema refuses it, each request is validated alone, so a bad request gets its own 422
-    and never fails its neighbours. A request is answered only after its records are committed.
+    The event loop queues each request; one scoring thread takes everything queued as one
+    batch: the records are validated and scored as one frame with one model call and written
+    to the log in one transaction, then each request gets its own answer. While a batch is
+    scored the next one gathers; when fewer requests are queued than the last batch held, the
+    batcher waits up to ``window`` seconds for the rest of them (0: no batching, every request
+    is scored alone). Records are validated together; if the schema refuses them, each request
+    is validated alone, so a bad request gets its own 422 and never fails its neighbours. A
+    request is answered only after its records are committed.
+
+    No thread waits per request: requests wait on the event loop, and the one scoring thread
+    keeps the model and the log's connection to itself.
     """
 
     def __init__(self, config: ModelConfig, log: PredictionLog, window: float) -> None:
         self.config = config
         self.log = log
         self.window = window
-        self._lock = threading.Lock()
-        self._waiting: list[_Waiting] = []
-        self._leading = False
-        self._in_flight = 0
+        self._queue: list[tuple[_Waiting, asyncio.Future[None]]] = []
+        self._draining = False
+        self._last_batch = 1
+        self._scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftgate-score")
 
-    def score(self, served: ServedModel, records: list[dict[str, Any]]) -> dict[str, Any]:
+    async def score(self, served: ServedModel, records: list[dict[str, Any]]) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
         item = _Waiting(served, records)
-        with self._lock:
-            self._in_flight += 1
-            crowded = self._in_flight > 1
-            self._waiting.append(item)
-            lead = not self._leading
-            self._leading = self._leading or lead
-        try:
-            if lead:
-                if self.window > 0 and crowded:
-                    time.sleep(self.window)
-                with self._lock:
-                    batch, self._waiting = self._waiting, []
-                    self._leading = False
-                self._process(batch)
-            else:
-                item.done.wait()
-        finally:
-            with self._lock:
-                self._in_flight -= 1
+        done: asyncio.Future[None] = loop.create_future()
+        self._queue.append((item, done))
+        if not self._draining:
+            self._draining = True
+            loop.create_task(self._drain())
+        await done
         if item.error is not None:
             raise item.error
         assert item.answer is not None
         return item.answer
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                if self.window <= 0:
+                    queued = [self._queue.pop(0)]
+                else:
+                    deadline = loop.time() + self.window
+                    # The clients of the last batch are sending their next requests: give them
+                    # the window to arrive, and no longer.
+                    while len(self._queue) < self._last_batch and loop.time() < deadline:
+                        await asyncio.sleep(min(0.0005, self.window))
+                    queued, self._queue = self._queue, []
+                    self._last_batch = len(queued)
+                await loop.run_in_executor(self._scorer, self._process, [i for i, _ in queued])
+                for _, done in queued:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._draining = False
+
+    def close(self) -> None:
+        self._scorer.shutdown(wait=True)
 
     def _process(self, batch: list[_Waiting]) -> None:
         try:
@@ -386,9 +424,6 @@ class MicroBatcher:
             for item in batch:
                 if item.answer is None and item.error is None:
                     item.error = failure
-        finally:
-            for item in batch:
-                item.done.set()
 
     def _score(self, items: list[_Waiting]) -> None:
         import pandas as pd
@@ -398,23 +433,33 @@ class MicroBatcher:
 
         served = items[0].served
         accepted: list[_Waiting] = []
-        frames = []
+        batches = []
         try:
-            frames = [validated(self.config, [r for item in items for r in item.records]).frame]
+            batches = [validated(self.config, [r for item in items for r in item.records])]
             accepted = list(items)
         except DataError:
             for item in items:
                 try:
-                    frames.append(validated(self.config, item.records).frame)
+                    batches.append(validated(self.config, item.records))
                     accepted.append(item)
                 except DataError as error:
                     item.error = error
         if not accepted:
             return
-        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        scored = score_chunk(served.model, frame, self.config, None)
-        scores = scored["score"].to_numpy(dtype="float64")
-        predicted = scored["predicted"].to_numpy(dtype=bool)
+        if len(batches) == 1:
+            frame, arrays = batches[0].frame, batches[0].arrays
+        else:
+            frame = pd.concat([b.frame for b in batches], ignore_index=True)
+            arrays = None
+        if served.direct is not None:
+            if arrays is None:
+                arrays = {c: frame[c].to_numpy() for c in frame.columns}
+            scores = served.direct.scores(arrays)
+            predicted = scores >= self.config.decision_threshold
+        else:
+            scored = score_chunk(served.model, frame, self.config, None)
+            scores = scored["score"].to_numpy(dtype="float64")
+            predicted = scored["predicted"].to_numpy(dtype=bool)
         logged, offset = [], 0
         for item in accepted:
             end = offset + len(item.records)
@@ -498,6 +543,7 @@ def create_app(
             yield
         finally:
             watcher.stop()
+            batcher.close()
             prediction_log.close()
 
     app = FastAPI(
@@ -513,8 +559,6 @@ def create_app(
         reason = watcher.last_error or f"model '{config.name}' is not loaded yet"
         return JSONResponse({"detail": reason}, status_code=503)
 
-    # Plain ``def`` handlers run in FastAPI's thread pool: scoring is CPU work that must not
-    # block the event loop, and several requests score at once.
     body_schema = request_schema(config, settings.serve_max_records)
 
     @app.post(
@@ -526,14 +570,16 @@ def create_app(
             }
         },
     )
-    def predict(payload: Any = Body(...)) -> Any:
+    async def predict(payload: Any = Body(...)) -> Any:
+        # Async: the request waits on the event loop while the batcher's one thread scores
+        # (CPU work off the loop); no thread of the pool is held per request.
         served = watcher.served
         if served is None:
             return unavailable()
         started = time.perf_counter()
         try:
             records = records_of(payload, settings.serve_max_records)
-            reply = batcher.score(served, records)
+            reply = await batcher.score(served, records)
         except TooLarge as error:
             return JSONResponse({"detail": str(error)}, status_code=413)
         except DataError as error:
@@ -542,7 +588,8 @@ def create_app(
             log.error("%s", error)
             return JSONResponse({"detail": str(error)}, status_code=503)
         reply["milliseconds"] = round(1000 * (time.perf_counter() - started), 2)
-        return reply
+        # Plain JSON already: FastAPI's encoder would walk every prediction again.
+        return JSONResponse(reply)
 
     @app.get("/model")
     def model_info() -> Any:

@@ -1,0 +1,96 @@
+"""The champion's scores for small batches (the API's requests), without the pandas plumbing.
+
+``build_model`` makes a Pipeline of a ColumnTransformer (numeric columns imputed and scaled,
+categorical ones one-hot encoded) and an estimator. On a request of a few records, the
+ColumnTransformer's routing of pandas columns to its parts costs more than the parts and the
+estimator together (about 2 of 4 ms here). ``DirectScorer`` routes the columns itself, as
+arrays, to the same fitted parts, and hands their output to the same fitted estimator: the
+arithmetic is sklearn's own. It is only used when, on a reference frame, it gives the
+pipeline's own scores to 1e-12; any other model shape (text vectorizers, sparse output, a
+remainder) is scored by the pipeline.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+_AGREEMENT = 1e-12
+
+
+@dataclass(frozen=True)
+class _Part:
+    transformer: Any
+    columns: tuple[str, ...]
+    numeric: bool
+
+
+class DirectScorer:
+    """Positive-class scores of a fitted ``build_model`` pipeline from columns as arrays."""
+
+    def __init__(self, parts: tuple[_Part, ...], estimator: Any) -> None:
+        self.parts = parts
+        self.estimator = estimator
+
+    @classmethod
+    def compile(cls, model: Any, reference: pd.DataFrame) -> DirectScorer | None:
+        """The direct scorer of ``model``, or None when its shape is not the one it knows or it
+        does not reproduce ``model.predict_proba`` on ``reference``."""
+        import numpy as np
+
+        steps = getattr(model, "steps", None)
+        if not steps or len(steps) != 2:
+            return None
+        (_, columns_step), (_, estimator) = steps
+        if type(columns_step).__name__ != "ColumnTransformer":
+            return None
+        if getattr(columns_step, "sparse_output_", True) or not hasattr(estimator, "predict_proba"):
+            return None
+        parts = []
+        for name, transformer, columns in columns_step.transformers_:
+            if transformer == "drop" or (name == "remainder" and not len(columns)):
+                continue
+            if transformer == "passthrough" or not isinstance(columns, list):
+                return None
+            if not all(isinstance(c, str) for c in columns):
+                return None
+            numeric = all(reference[c].dtype.kind in "biuf" for c in columns)
+            parts.append(_Part(transformer, tuple(columns), numeric))
+        if not parts:
+            return None
+        scorer = cls(tuple(parts), estimator)
+        sample = reference.head(500)
+        try:
+            ours = scorer.scores({c: sample[c].to_numpy() for c in sample.columns})
+        except Exception:  # noqa: BLE001 - any shape it cannot take: the pipeline scores
+            return None
+        theirs = model.predict_proba(sample)[:, 1]
+        if ours.shape != theirs.shape or np.abs(ours - theirs).max() > _AGREEMENT:
+            return None
+        return scorer
+
+    def scores(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Scores for the rows of ``columns`` (name -> 1-D array, as validation makes them)."""
+        import numpy as np
+
+        blocks = []
+        with warnings.catch_warnings():
+            # The parts were fitted on named columns; these are the same columns, unnamed.
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            for part in self.parts:
+                values = np.column_stack(
+                    [
+                        np.asarray(columns[c], dtype="float64" if part.numeric else object)
+                        for c in part.columns
+                    ]
+                )
+                block = part.transformer.transform(values)
+                blocks.append(block.toarray() if hasattr(block, "toarray") else block)
+            features = np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+            return np.asarray(self.estimator.predict_proba(features)[:, 1], dtype="float64")
