@@ -126,7 +126,8 @@ def child(work: Path, task: str, engine_name: str, source: str, model: str, mast
         from pipeline.edges.spark import spark_session
 
         spark_session(master).range(10).count()  # start the JVM before the clock
-    out = work / "out" / f"{task}-{engine_name}-{master}-{Path(source).name}"
+    cores = master.strip("local[]") or "all"
+    out = work / "out" / f"{task}-{engine_name}-{cores}-{Path(source).name}"
     started = time.perf_counter()
     if task == "predict":
         summary = engine.predict(registry.scoring_model(champion), config, Path(source), out)

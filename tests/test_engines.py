@@ -69,16 +69,18 @@ def test_every_engine_scores_like_the_model_and_counts_rejected_rows_alike(
     settings, config, registry = trained
     engine: Engine = engine_for(settings, name)
     batch = _messy_batch(config)
-    source = _as_parts(batch, project / "batch")
+    # Brackets in the names: Spark reads "[1]" in a path as a glob unless it is escaped.
+    source = _as_parts(batch, project / "batch[1]")
+    out = project / "out[1]"
     champion = registry.require_alias(CHAMPION)
     model = registry.load_model(champion)
 
-    summary = engine.predict(registry.scoring_model(champion), config, source, project / "out")
+    summary = engine.predict(registry.scoring_model(champion), config, source, out)
 
     bad = [3, 400, 10, 777, 20, 21, 22]
     good = batch.drop(index=bad)
     expected = model.predict_proba(validate_batch(good, config, "x").frame)[:, 1]
-    predictions = pd.read_parquet(project / "out" / "predictions.parquet")
+    predictions = pd.read_parquet(out / "predictions.parquet")
     predictions = predictions.set_index(predictions["EmployeeNumber"].astype("int64"))
     scored = predictions.loc[good["EmployeeNumber"].to_numpy(), "score"].to_numpy()
     assert np.abs(scored - expected).max() <= 1e-9
@@ -86,7 +88,7 @@ def test_every_engine_scores_like_the_model_and_counts_rejected_rows_alike(
     assert len(predictions) == 900
     assert list(predictions.columns) == ["EmployeeNumber", "score", "predicted", "Attrition"]
 
-    written = read_json(project / "out" / "predict.json")
+    written = read_json(out / "predict.json")
     assert written["engine"] == name
     assert written["rows"] == 900 and written["scored_rows"] == 893
     assert written["rejected_rows"] == 7
