@@ -9,7 +9,7 @@ memory do not leak into the next. Prints:
 
 1. scores: the spark engine's predictions against the pandas engine's on the base rows
    (max abs difference; goal <= 1e-9);
-2. cores: the spark engine's rows/s on the base rows with local[2] against local[1]
+2. cores: the spark engine's rows/s on the big dataset with local[2] against local[1]
    (goal >= 1.7x);
 3. memory: the driver's peak resident memory (the JVM, where local mode's executors run too,
    plus the Python driver) scoring the base rows and all ``--rows`` (goal: flat);
@@ -201,24 +201,26 @@ def main() -> int:
         base, big, small = work / "base.parquet", work / "big", work / "small.parquet"
 
         pandas_run = measure(work, "predict", "pandas", base, args.model)
-        one = measure(work, "predict", "spark", base, args.model, "local[1]")
         two = measure(work, "predict", "spark", base, args.model, "local[2]")
         difference, compared = max_difference(pandas_run["out"], two["out"], args.model)
         print(
             f"scores: spark vs pandas engine on {compared:,} rows: max abs difference "
-            f"{difference:.3g} (goal <= 1e-9)"
+            f"{difference:.3g} (goal <= 1e-9); pandas engine {pandas_run['rows_per_s']:,.0f} "
+            f"rows/s, spark {two['rows_per_s']:,.0f} rows/s on these rows"
         )
-        print(
-            f"cores: spark local[2] {two['rows_per_s']:,.0f} rows/s vs local[1] "
-            f"{one['rows_per_s']:,.0f} rows/s -> {two['rows_per_s'] / one['rows_per_s']:.2f}x "
-            f"(goal >= 1.7x); pandas engine {pandas_run['rows_per_s']:,.0f} rows/s"
-        )
+        # On the big dataset: the session, the model's load in each worker and the schema
+        # pass are a fixed cost that would otherwise hide how the scoring scales.
+        large_one = measure(work, "predict", "spark", big, args.model, "local[1]")
         large = measure(work, "predict", "spark", big, args.model, "local[2]")
+        print(
+            f"cores: spark local[2] {large['rows_per_s']:,.0f} rows/s vs local[1] "
+            f"{large_one['rows_per_s']:,.0f} rows/s on {large['rows']:,} rows -> "
+            f"{large['rows_per_s'] / large_one['rows_per_s']:.2f}x (goal >= 1.7x)"
+        )
         print(
             f"memory: driver peak {two['driver_peak_mib']:,.0f} MiB at {two['rows']:,} rows, "
             f"{large['driver_peak_mib']:,.0f} MiB at {large['rows']:,} rows "
-            f"(JVM {two['jvm_peak_mib']:,.0f} / {large['jvm_peak_mib']:,.0f} MiB; goal: flat); "
-            f"{large['rows_per_s']:,.0f} rows/s"
+            f"(JVM {two['jvm_peak_mib']:,.0f} / {large['jvm_peak_mib']:,.0f} MiB; goal: flat)"
         )
         for engine, size_source in (("spark", big), ("pandas", base)):
             at_small = measure(work, "drift", engine, small, args.model)

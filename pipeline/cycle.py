@@ -19,7 +19,7 @@ from pipeline.model.periods import period_seed
 from pipeline.results import set_step_outputs, to_jsonable, write_json_atomic
 from pipeline.steps.drift import drift_step
 from pipeline.steps.labels import ingest_matured_labels, label_inbox
-from pipeline.steps.predict import predict_step
+from pipeline.steps.predict import predict_step, project_relative
 from pipeline.steps.report import report_failure, report_step
 from pipeline.steps.retrain import retrain_step
 from pipeline.steps.train import generate_batch, train_step
@@ -147,12 +147,5 @@ def run_cycle(
         result.pull_url = publication.pull.url if publication.pull else None
     write_json_atomic(out_dir / "cycle.json", to_jsonable(result))
     # The workflow's later jobs run their steps on the same period and batch.
-    set_step_outputs({"period": period, "batch": _relative(current, settings.project_root)})
+    set_step_outputs({"period": period, "batch": project_relative(current, settings.project_root)})
     return result
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root))
-    except ValueError:
-        return str(path)

@@ -134,14 +134,24 @@ def _boolean_inputs() -> set[str]:
     return {name for name, spec in inputs.items() if spec["type"] == "boolean"}
 
 
+def _choice_inputs() -> dict[str, list[str]]:
+    document = _load(REPO / ".github" / "workflows" / "monthly.yml")
+    inputs = document[True]["workflow_dispatch"]["inputs"]
+    return {name: spec["options"] for name, spec in inputs.items() if spec["type"] == "choice"}
+
+
 def _expand(argv: list[str], env: dict[str, str]) -> list[str]:
     """Shell variables replaced by a value of the kind the workflow gives them at run time."""
     booleans = _boolean_inputs()
+    choices = _choice_inputs()
 
     def value(match: re.Match[str]) -> str:
         expression = env.get(match.group(1), "")
         if any(f"inputs.{name}" in expression for name in booleans):
             return "true"
+        for name, options in choices.items():
+            if f"inputs.{name}" in expression:
+                return str(options[-1])
         return "x"
 
     return [re.sub(r"\$\{?([A-Z_][A-Z0-9_]*)\}?", value, arg) for arg in argv]
@@ -208,7 +218,7 @@ def test_inputs_are_typed_described_and_defaulted() -> None:
     assert commands == [["state", "status"], commands[-1]]
     assert commands[-1][:3] == ["dispatch", "--workflow", "monthly.yml"]
     inputs = document[True]["workflow_dispatch"]["inputs"]
-    assert set(inputs) == {"model", "simulate_drift", "force_retrain", "dry_run", "engine"}
+    assert set(inputs) == {"model", "simulate_drift", "force_retrain", "dry_run", "engine", "batch"}
     for name, spec in inputs.items():
         assert spec.get("description") and "default" in spec and spec.get("type"), name
 

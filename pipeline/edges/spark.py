@@ -25,7 +25,12 @@ from typing import Any
 
 from pipeline.config import ColumnSpec, ModelConfig
 from pipeline.errors import ConfigError, DataError, RegistryError, first_line
-from pipeline.model.data import SUPPORTED_SUFFIXES, check_csv_header, parquet_parts
+from pipeline.model.data import (
+    SUPPORTED_SUFFIXES,
+    check_csv_header,
+    dataset_location,
+    parquet_parts,
+)
 from pipeline.model.engine import ScoringModel
 from pipeline.model.predict import (
     HISTOGRAM_BINS,
@@ -61,7 +66,6 @@ _LOCAL_CONF = {
     "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR -XX:-DontCompileHugeMethods",
     "spark.executor.extraJavaOptions": "-XX:-DontCompileHugeMethods",
 }
-_URI = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):/+")
 
 
 def spark_session(master: str = "") -> Any:
@@ -88,20 +92,6 @@ def spark_session(master: str = "") -> Any:
         raise ConfigError(f"Spark did not start at {where}: {first_line(exc)}") from exc
     spark.sparkContext.setLogLevel("ERROR")
     return spark
-
-
-def dataset_location(source: Path | str) -> str:
-    """``source`` as Spark reads it: a local path, or a URI (``s3://``, ``dbfs:/``) as given.
-
-    A URI that went through ``Path`` lost a slash (``s3:/bucket``): it is put back.
-    """
-    text = str(source)
-    found = _URI.match(text)
-    if found and len(found.group(1)) > 1:  # "C:/" is a Windows drive, not a scheme
-        scheme = found.group(1)
-        rest = text[found.end() :]
-        return f"{scheme}:/{rest}" if scheme == "dbfs" else f"{scheme}://{rest}"
-    return text
 
 
 def remote() -> bool:
@@ -178,13 +168,18 @@ class CheckedDataset:
 
 
 def check_dataset(
-    frame: Any, config: ModelConfig, source: str, carry: tuple[str, ...] = ()
+    frame: Any,
+    config: ModelConfig,
+    source: str,
+    carry: tuple[str, ...] = (),
+    count: bool = True,
 ) -> CheckedDataset:
     """The schema's checks as Spark expressions, counted in one pass over the batch.
 
     Batch-level problems raise the ``DataError`` the pandas engine raises for them (the Spark
     message names a count instead of a row number: rows have no order in a dataset).
     ``carry`` names columns of ours to keep as they are (not the batch's extra columns).
+    ``count=False`` only coerces (a sample of a batch already counted): no pass over the data.
     """
     from pyspark.sql import functions as F
 
@@ -252,6 +247,8 @@ def check_dataset(
         problem.alias(PROBLEM),
         *carry,
     )
+    if not count:
+        return CheckedDataset(checked, 0, 0, {}, 0, {}, extra)
     # One pass: grouped by the problem, each row's checks are computed once (one sum per
     # reason over the row-level expression made Spark generate, and compile, a huge method).
     flags = frame.select(
@@ -428,11 +425,8 @@ class SparkEngine:
         return summary
 
     def sample(self, config: ModelConfig, source: Path, rows: int, seed: int) -> ValidatedBatch:
-        """Counts over the whole dataset in Spark; a uniform sample of ``rows`` rows to pandas.
-
-        Every row gets a seeded random key and the ``rows`` smallest keys are taken (a top-k,
-        not a sort of the batch), then put back in batch order.
-        """
+        """Counts over the whole dataset in Spark; a uniform sample of ``rows`` rows to pandas,
+        in batch order."""
         from pyspark.sql import functions as F
 
         spark = spark_session(self.master)
@@ -447,7 +441,13 @@ class SparkEngine:
         )
         positions = (FILE_POSITION, ROW_POSITION)
         checked = check_dataset(frame, config, name, carry=positions)
-        picked = checked.frame.drop(PROBLEM).orderBy(F.rand(seed)).limit(rows).toPandas()
+        # A Bernoulli sample of the raw rows a little larger than wanted (before the schema's
+        # coercion, which then runs on the sample only), then exactly ``rows`` of it by a
+        # random key: a scan and a small sort, not a sort of the batch.
+        fraction = min(1.0, (rows * 1.1 + 100) / checked.rows)
+        raw = frame if fraction >= 1.0 else frame.sample(False, fraction, seed)
+        drawn = check_dataset(raw, config, name, carry=positions, count=False)
+        picked = drawn.frame.drop(PROBLEM).orderBy(F.rand(seed)).limit(rows).toPandas()
         picked = picked.sort_values(list(positions), kind="stable").drop(columns=list(positions))
         sample = validate_batch(picked.reset_index(drop=True), config, name, whole_batch=False)
         rates = {n: c / checked.rows for n, c in checked.missing_counts.items()}

@@ -6,6 +6,7 @@ predictions write it).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,25 @@ if TYPE_CHECKING:
     from pipeline.results import StagedOutputs
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq")
+_URI = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):/+")
+
+
+def dataset_location(source: Path | str) -> str:
+    """``source`` as text: a local path, or a URI (``s3://``, ``dbfs:/``) as it was given.
+
+    A URI that went through ``Path`` lost a slash (``s3:/bucket``): it is put back.
+    """
+    text = str(source)
+    found = _URI.match(text)
+    if found and len(found.group(1)) > 1:  # "C:/" is a Windows drive, not a scheme
+        scheme, rest = found.group(1), text[found.end() :]
+        return f"{scheme}:/{rest}" if scheme == "dbfs" else f"{scheme}://{rest}"
+    return text
+
+
+def is_uri(source: Path | str) -> bool:
+    """A dataset a Spark cluster reads (``s3://…``), not a file on this machine."""
+    return dataset_location(source) != str(source)
 
 
 def _check_path(path: Path) -> str:

@@ -9,12 +9,23 @@ from pathlib import Path
 from pipeline.config import ModelConfig, Settings
 from pipeline.edges.registry import CHAMPION, Registry
 from pipeline.errors import ConfigError
+from pipeline.model.data import dataset_location, is_uri
 from pipeline.model.engine import ENGINES, Engine, PandasEngine
 from pipeline.model.predict import SUMMARY_FILE, PredictionSummary
 from pipeline.reporting.operations import record_seconds
 from pipeline.results import append_jsonl, set_step_outputs
 
 log = logging.getLogger("pipeline")
+
+
+def project_relative(source: Path, root: Path) -> str:
+    """How results name a batch: relative to the project (valid in any clone), or its URI."""
+    if is_uri(source):
+        return dataset_location(source)
+    try:
+        return source.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(source)
 
 
 def engine_for(settings: Settings, name: str | None = None) -> Engine:
@@ -40,10 +51,7 @@ def predict_step(
     scorer = engine_for(settings, engine)
     registry = Registry(settings, config)
     champion = registry.require_alias(CHAMPION)
-    try:
-        recorded = source.resolve().relative_to(settings.project_root).as_posix()
-    except ValueError:
-        recorded = str(source)
+    recorded = project_relative(source, settings.project_root)
     summary = scorer.predict(
         registry.scoring_model(champion), config, source, out_dir, recorded_source=recorded
     )
