@@ -73,3 +73,25 @@ def test_a_bad_value_in_a_later_chunk_names_its_row_and_writes_nothing(
         f"column 'DailyRate' in {source} should be numeric but holds 'twelve' (row 188)"
     )
     assert files_in(project / "out") == []
+
+
+def test_a_uri_keeps_its_scheme_and_a_remote_session_refuses_a_local_batch(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spark Connect reads where the cluster reads: a file on the runner is refused in one
+    line, before any session starts; a URI that went through Path gets its slashes back."""
+    from pipeline.edges.spark import read_dataset
+    from pipeline.model.data import dataset_location, is_uri
+    from pipeline.steps.predict import project_relative
+
+    assert dataset_location(Path("s3://bucket/m/2026-11")) == "s3://bucket/m/2026-11"
+    assert dataset_location(Path("dbfs:/mnt/batches/x.parquet")) == "dbfs:/mnt/batches/x.parquet"
+    assert not is_uri(project / "batch.csv") and is_uri(Path("gs://b/k"))
+    assert project_relative(Path("abfss://c@a.dfs.core.windows.net/m"), project).startswith(
+        "abfss://c@a"
+    )
+    batch = project / "batch.parquet"
+    batch.write_bytes(b"")
+    monkeypatch.setenv("SPARK_REMOTE", "sc://cluster.invalid:15002")
+    with pytest.raises(DataError, match="Spark Connect cluster cannot read"):
+        read_dataset(None, batch)
