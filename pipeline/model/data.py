@@ -129,17 +129,20 @@ def iter_batch(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
                 yield from reader
             return
         import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
 
-        # A file or a folder of parts; one row group at a time either way.
-        dataset = ds.dataset(path, format="parquet")
+        # A file one row group at a time; a folder of parts file by file, in name order.
+        parts = parquet_parts(path) if path.is_dir() else [path]
         empty = True
-        for record_batch in dataset.to_batches(batch_size=chunk_rows):
-            if record_batch.num_rows == 0:
-                continue
-            empty = False
-            yield record_batch.to_pandas()
+        for part in parts:
+            parquet = pq.ParquetFile(part)
+            for record_batch in parquet.iter_batches(batch_size=chunk_rows):
+                if record_batch.num_rows == 0:
+                    continue
+                empty = False
+                yield record_batch.to_pandas()
         if empty:
-            yield dataset.schema.empty_table().to_pandas()
+            yield ds.dataset(path, format="parquet").schema.empty_table().to_pandas()
 
 
 def count_rows(path: Path) -> int | None:
