@@ -157,6 +157,9 @@ class Settings:
     # (s3://bucket/driftgate); <model>/<period>/predictions.parquet goes under it. Local mode
     # writes them in the period's output folder.
     spark_predictions_uri: str = ""
+    # Spark Connect's URL (sc://host:15002/;token=...), from SPARK_REMOTE: the spark engine's
+    # session is then remote.
+    spark_remote: str = ""
     prediction_log_url: str = ""
     serve_reload_seconds: float = 10.0
     serve_max_records: int = 10000  # records per request; more is a 413
@@ -263,6 +266,8 @@ def load_settings(
         globals_["mlflow_tracking_uri"] = env["MLFLOW_TRACKING_URI"]
     if env.get("DATABASE_URL"):
         globals_["prediction_log_url"] = env["DATABASE_URL"]
+    if env.get("SPARK_REMOTE"):
+        globals_["spark_remote"] = env["SPARK_REMOTE"]
     unknown = set(globals_) - {f.name for f in dataclasses.fields(Settings)}
     if unknown:
         raise ConfigError(f"unknown setting(s) in [tool.pipeline]: {', '.join(sorted(unknown))}")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import files_in
 
-from pipeline.config import ModelConfig
+from pipeline.config import ModelConfig, load_settings
 from pipeline.errors import DataError
 from pipeline.model.predict import predict_file
 from pipeline.model.schema import validate_batch
@@ -93,5 +93,6 @@ def test_a_uri_keeps_its_scheme_and_a_remote_session_refuses_a_local_batch(
     batch = project / "batch.parquet"
     batch.write_bytes(b"")
     monkeypatch.setenv("SPARK_REMOTE", "sc://cluster.invalid:15002")
+    assert load_settings().spark_remote == "sc://cluster.invalid:15002"
     with pytest.raises(DataError, match="Spark Connect cluster cannot read"):
-        read_dataset(None, batch)
+        read_dataset(None, batch, remote=True)

@@ -8,13 +8,13 @@ missing values, a histogram of scores. For drift, Spark draws the sample (``drif
 rows, uniformly) and only the sample crosses over to pandas for the tests.
 
 Local mode (``local[*]``) unless ``spark_master`` names a cluster; with Spark Connect's
-``SPARK_REMOTE`` set, the session is remote and this machine needs no Java.
+``SPARK_REMOTE`` set (``Settings.spark_remote``), the session is remote and this machine needs
+no Java.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import time
@@ -68,8 +68,8 @@ _LOCAL_CONF = {
 }
 
 
-def spark_session(master: str = "") -> Any:
-    """The Spark session: Spark Connect when ``SPARK_REMOTE`` is set, else ``master`` (local)."""
+def spark_session(master: str = "", remote: str = "") -> Any:
+    """The Spark session: Spark Connect at ``remote`` (``SPARK_REMOTE``), else ``master``."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -77,13 +77,12 @@ def spark_session(master: str = "") -> Any:
             "the spark engine needs pyspark: pip install '.[spark]' (local mode, Java 17) or "
             "'.[spark-connect]' (a cluster through SPARK_REMOTE); or use --engine pandas"
         ) from None
-    remote = os.environ.get("SPARK_REMOTE", "")
     try:
         if remote:
             return SparkSession.builder.remote(remote).appName("driftgate").getOrCreate()
-        # Spark's Python workers must be this interpreter, with the model's libraries.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder.master(master or "local[*]").appName("driftgate")
+        # Spark's Python workers must be this interpreter, with the model's libraries.
+        builder = builder.config("spark.pyspark.python", sys.executable)
         for key, value in _LOCAL_CONF.items():
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
@@ -94,16 +93,14 @@ def spark_session(master: str = "") -> Any:
     return spark
 
 
-def remote() -> bool:
-    """Spark Connect: the cluster reads and writes, so files on this machine are out of reach."""
-    return bool(os.environ.get("SPARK_REMOTE"))
+def read_dataset(spark: Any, source: Path | str, remote: bool = False) -> Any:
+    """A CSV or Parquet file, or a folder of Parquet parts, as a Spark DataFrame.
 
-
-def read_dataset(spark: Any, source: Path | str) -> Any:
-    """A CSV or Parquet file, or a folder of Parquet parts, as a Spark DataFrame."""
+    ``remote``: a Spark Connect session, whose cluster cannot read files on this machine.
+    """
     location = dataset_location(source)
     local = location == str(source)
-    if local and remote():
+    if local and remote:
         raise DataError(
             f"{location} is on this machine, which a Spark Connect cluster cannot read: give "
             "the batch as a URI the cluster reads (s3://, gs://, abfss://, dbfs:/)"
@@ -343,9 +340,10 @@ class SparkEngine:
 
     name = "spark"
 
-    def __init__(self, master: str = "", predictions_uri: str = "") -> None:
+    def __init__(self, master: str = "", predictions_uri: str = "", remote: str = "") -> None:
         self.master = master
         self.predictions_uri = predictions_uri
+        self.remote = remote  # Spark Connect's URL (SPARK_REMOTE): the cluster reads and writes
 
     def predict(
         self,
@@ -358,9 +356,9 @@ class SparkEngine:
         from pyspark.sql import functions as F
 
         started = time.perf_counter()
-        spark = spark_session(self.master)
+        spark = spark_session(self.master, self.remote)
         name = dataset_location(source)
-        checked = check_dataset(read_dataset(spark, source), config, name)
+        checked = check_dataset(read_dataset(spark, source, bool(self.remote)), config, name)
         score = _score_udf(spark, model)
         features = F.struct(*[F.col(_quoted(n)) for n in config.features])
         accepted = checked.frame.filter(F.col(PROBLEM).isNull()).withColumn(
@@ -377,7 +375,7 @@ class SparkEngine:
         kept = [*ids, "score", "predicted", *labels]
         predictions = accepted.select(*kept).unionByName(rejected.select(*kept))
         with staged_outputs(out_dir) as outputs:
-            if remote():
+            if self.remote:
                 # The cluster writes where it can; predict.json, here, names the place.
                 if not self.predictions_uri:
                     raise ConfigError(
@@ -393,7 +391,8 @@ class SparkEngine:
                 predictions.write.mode("overwrite").parquet(where)
             except Exception as exc:  # noqa: BLE001 - a worker's error comes back wrapped
                 raise DataError(f"scoring {name} on Spark failed: {_worker_error(exc)}") from None
-            stats = _score_stats(spark, where, config.decision_threshold)
+            readable = where if self.remote else literal_path(where)
+            stats = _score_stats(spark, readable, config.decision_threshold)
             seconds = time.perf_counter() - started
             summary = PredictionSummary(
                 model=config.name,
@@ -419,7 +418,7 @@ class SparkEngine:
                 },
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 engine=self.name,
-                predictions_file=where if remote() else PREDICTIONS_FILE,
+                predictions_file=where if self.remote else PREDICTIONS_FILE,
             )
             outputs.write_json(SUMMARY_FILE, summary)
         return summary
@@ -429,9 +428,9 @@ class SparkEngine:
         in batch order."""
         from pyspark.sql import functions as F
 
-        spark = spark_session(self.master)
+        spark = spark_session(self.master, self.remote)
         name = dataset_location(source)
-        frame = read_dataset(spark, source)
+        frame = read_dataset(spark, source, bool(self.remote))
         # Counted without the row positions: asking Parquet for them made this pass 6x slower.
         checked = check_dataset(frame, config, name)
         # Parquet knows each row's index in its file; a CSV file is read whole by one task,
@@ -486,9 +485,7 @@ def _score_stats(spark: Any, folder: str, threshold: float) -> ScoreStats:
     """Count, mean, positives and the quantile histogram of the written scores, in Spark."""
     from pyspark.sql import functions as F
 
-    scores = spark.read.parquet(folder if remote() else literal_path(folder)).filter(
-        F.col("score").isNotNull()
-    )
+    scores = spark.read.parquet(folder).filter(F.col("score").isNotNull())
     bins = scores.groupBy(F.floor(F.col("score") * HISTOGRAM_BINS).alias("bin")).agg(
         F.count(F.lit(1)).alias("rows"),
         F.sum("score").alias("total"),

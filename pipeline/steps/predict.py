@@ -34,7 +34,9 @@ def engine_for(settings: Settings, name: str | None = None) -> Engine:
     if chosen == "spark":
         from pipeline.edges.spark import SparkEngine
 
-        return SparkEngine(settings.spark_master, settings.spark_predictions_uri)
+        return SparkEngine(
+            settings.spark_master, settings.spark_predictions_uri, settings.spark_remote
+        )
     if chosen != "pandas":
         raise ConfigError(f"unknown engine '{chosen}' (choose from {', '.join(ENGINES)})")
     return PandasEngine(settings.predict_chunk_rows)
