@@ -14,7 +14,6 @@ no Java.
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 import time
@@ -48,8 +47,6 @@ from pipeline.model.schema import (
     validate_batch,
 )
 from pipeline.results import staged_outputs
-
-log = logging.getLogger("pipeline")
 
 PROBLEM = "__problem__"
 # Where a row sits in the batch (file, then row in it): the sample goes back in batch order.
