@@ -398,7 +398,11 @@ class MicroBatcher:
                         await asyncio.sleep(min(0.0005, self.window))
                     queued, self._queue = self._queue, []
                     self._last_batch = len(queued)
-                await loop.run_in_executor(self._scorer, self._process, [i for i, _ in queued])
+                try:
+                    await loop.run_in_executor(self._scorer, self._process, [i for i, _ in queued])
+                except RuntimeError as error:  # the scorer shut down (the server is stopping)
+                    for item, _ in queued:
+                        item.error = PipelineError(f"scoring failed: {first_line(error)}")
                 for _, done in queued:
                     if not done.done():
                         done.set_result(None)
