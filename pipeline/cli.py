@@ -18,9 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import Settings, load_settings
+from pipeline.config import ENGINES, Settings, load_settings
 from pipeline.errors import DataError, PipelineError, first_line
-from pipeline.model.engine import ENGINES
 
 DRIFT_KINDS = ("none", "covariate", "prediction", "concept", "mixed")
 # pipeline.model.scenarios.SCENARIOS, named here so that --help imports no data library.

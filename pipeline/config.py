@@ -138,6 +138,10 @@ class ModelConfig:
         raise ConfigError(f"model '{self.name}' has no column '{name}'")
 
 
+# Where batches are scored and sampled (pipeline.model.engine, pipeline.edges.spark).
+ENGINES = ("pandas", "spark")
+
+
 @dataclass(frozen=True)
 class Settings:
     project_root: Path
@@ -272,8 +276,8 @@ def load_settings(
     if unknown:
         raise ConfigError(f"unknown setting(s) in [tool.pipeline]: {', '.join(sorted(unknown))}")
 
-    if globals_.get("engine", Settings.engine) not in ("pandas", "spark"):
-        raise ConfigError(f"engine must be 'pandas' or 'spark', not {globals_['engine']!r}")
+    if globals_.get("engine", Settings.engine) not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, not {globals_['engine']!r}")
 
     raw_models = section.get("models", {})
     if not raw_models:

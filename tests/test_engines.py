@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 from conftest import files_in, use_trained_store
 
-from pipeline.config import ModelConfig, Settings, load_settings
+from pipeline.config import ENGINES, ModelConfig, Settings, load_settings
 from pipeline.edges.registry import CHAMPION, Registry
 from pipeline.errors import DataError
-from pipeline.model.engine import ENGINES, Engine
+from pipeline.model.engine import Engine
 from pipeline.model.schema import validate_batch
 from pipeline.model.synthetic import generate
 from pipeline.results import read_json
@@ -182,3 +182,22 @@ def test_every_engine_samples_uniformly_in_batch_order_with_the_batch_counts(
     assert other.frame["EmployeeNumber"].tolist() != ids.tolist()
     whole = engine.sample(config, source, rows=5000, seed=1)
     assert whole.frame["EmployeeNumber"].tolist() == list(range(3000))
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_every_engine_refuses_a_corrupt_part_in_one_line_naming_the_batch(
+    project: Path, trained: tuple[Settings, ModelConfig, Registry], name: str
+) -> None:
+    settings, config, registry = trained
+    source = _as_parts(generate(config, 90, seed=4), project / "batch", parts=2)
+    part = source / "part-00001.parquet"
+    part.write_bytes(part.read_bytes()[: len(part.read_bytes()) // 2])  # a truncated upload
+    champion = registry.require_alias(CHAMPION)
+
+    with pytest.raises(DataError) as raised:
+        engine_for(settings, name).predict(
+            registry.scoring_model(champion), config, source, project / "out"
+        )
+
+    assert str(source) in str(raised.value) and "\n" not in str(raised.value)
+    assert files_in(project / "out") == []

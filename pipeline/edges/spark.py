@@ -17,13 +17,15 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import ColumnSpec, ModelConfig
-from pipeline.errors import ConfigError, DataError, RegistryError, first_line
+from pipeline.errors import ConfigError, DataError, PipelineError, RegistryError, first_line
 from pipeline.model.data import (
     SUPPORTED_SUFFIXES,
     check_csv_header,
@@ -41,9 +43,13 @@ from pipeline.model.predict import (
 from pipeline.model.schema import (
     Population,
     ValidatedBatch,
+    booleans_not_numeric,
+    empty_column,
+    not_numeric,
     require_features,
     row_checks,
-    sample_text,
+    unknown_labels,
+    unseen_levels,
     validate_batch,
 )
 from pipeline.results import staged_outputs
@@ -193,9 +199,7 @@ def check_dataset(
         dtype = frame.schema[spec.name].dataType.typeName()
         if spec.kind == "numeric":
             if dtype == "boolean":
-                raise DataError(
-                    f"column '{spec.name}' in {source} should be numeric but holds booleans"
-                )
+                raise booleans_not_numeric(spec.name, source)
             numeric = dtype in _NUMERIC_TYPES
             value = original.cast("double") if numeric else original.try_cast("double")
             if not numeric:
@@ -264,11 +268,11 @@ def check_dataset(
     for i, (spec, kind, hit) in enumerate(fatal):
         bad = counts[f"fatal_{i}"]
         if bad:
-            raise DataError(_fatal_message(frame, spec, kind, hit, bad, source, config))
+            raise _fatal_error(frame, spec, kind, hit, bad, source, config)
     null_counts = {n: counts[f"null_{i}"] for i, n in enumerate(values)}
     for name in config.features:
         if null_counts[name] == rows:
-            raise DataError(f"column '{name}' in {source} is empty (all values missing)")
+            raise empty_column(name, source)
     reason_counts = {
         reasons[int(g[PROBLEM])]: int(g["rows"]) for g in groups if g[PROBLEM] is not None
     }
@@ -305,31 +309,21 @@ def _level_text(column: Any, dtype: Any) -> Any:
     return column.cast("string")
 
 
-def _fatal_message(
+def _fatal_error(
     frame: Any, spec: ColumnSpec, kind: str, hit: Any, bad: int, source: str, config: ModelConfig
-) -> str:
-    """The pandas engine's message for the problem, with examples fetched from Spark."""
+) -> DataError:
+    """The pandas engine's error for the problem, with examples fetched from Spark."""
     from pyspark.sql import functions as F
 
     if kind == "numeric":
         value = frame.filter(hit).select(F.col(_quoted(spec.name))).limit(1).collect()[0][0]
-        return (
-            f"column '{spec.name}' in {source} should be numeric but holds {value!r} "
-            f"({bad} rows)"
-        )
+        return not_numeric(spec.name, source, value, f"{bad} rows")
     dtype = frame.schema[spec.name].dataType
     text = _level_text(F.col(_quoted(spec.name)), dtype)
-    shown = [row[0] for row in frame.filter(hit).select(text).distinct().limit(50).collect()]
+    shown = sorted(row[0] for row in frame.filter(hit).select(text).distinct().limit(50).collect())
     if kind == "label":
-        levels = config.column(config.target).levels
-        return (
-            f"column '{spec.name}' in {source} has label(s) {sample_text(sorted(shown))}; "
-            f"expected {', '.join(repr(v) for v in levels)}"
-        )
-    return (
-        f"column '{spec.name}' in {source} has level(s) never seen in training: "
-        f"{sample_text(sorted(shown))} ({bad} rows)"
-    )
+        return unknown_labels(config, source, shown)
+    return unseen_levels(spec.name, source, shown, bad)
 
 
 class SparkEngine:
@@ -349,6 +343,23 @@ class SparkEngine:
         source: Path,
         out_dir: Path,
         recorded_source: str | None = None,
+    ) -> PredictionSummary:
+        with _spark_errors(dataset_location(source)):
+            return self._predict(model, config, source, out_dir, recorded_source)
+
+    def sample(self, config: ModelConfig, source: Path, rows: int, seed: int) -> ValidatedBatch:
+        """Counts over the whole dataset in Spark; a uniform sample of ``rows`` rows to pandas,
+        in batch order."""
+        with _spark_errors(dataset_location(source)):
+            return self._sample(config, source, rows, seed)
+
+    def _predict(
+        self,
+        model: ScoringModel,
+        config: ModelConfig,
+        source: Path,
+        out_dir: Path,
+        recorded_source: str | None,
     ) -> PredictionSummary:
         from pyspark.sql import functions as F
 
@@ -384,10 +395,7 @@ class SparkEngine:
                 )
             else:
                 where = str(outputs.folder(PREDICTIONS_FILE))
-            try:
-                predictions.write.mode("overwrite").parquet(where)
-            except Exception as exc:  # noqa: BLE001 - a worker's error comes back wrapped
-                raise DataError(f"scoring {name} on Spark failed: {_worker_error(exc)}") from None
+            predictions.write.mode("overwrite").parquet(where)
             readable = where if self.remote else literal_path(where)
             stats = _score_stats(spark, readable, config.decision_threshold)
             seconds = time.perf_counter() - started
@@ -420,9 +428,7 @@ class SparkEngine:
             outputs.write_json(SUMMARY_FILE, summary)
         return summary
 
-    def sample(self, config: ModelConfig, source: Path, rows: int, seed: int) -> ValidatedBatch:
-        """Counts over the whole dataset in Spark; a uniform sample of ``rows`` rows to pandas,
-        in batch order."""
+    def _sample(self, config: ModelConfig, source: Path, rows: int, seed: int) -> ValidatedBatch:
         from pyspark.sql import functions as F
 
         spark = spark_session(self.master, self.remote)
@@ -473,9 +479,14 @@ def _score_udf(spark: Any, model: ScoringModel) -> Any:
             f"{model.uri} (version {model.version}) was logged before its pyfunc returned "
             "scores; retrain it (pipeline train) or score it with --engine pandas"
         )
-    return mlflow.pyfunc.spark_udf(
-        spark, model.uri, result_type=ArrayType(DoubleType()), env_manager="local"
-    )
+    try:
+        return mlflow.pyfunc.spark_udf(
+            spark, model.uri, result_type=ArrayType(DoubleType()), env_manager="local"
+        )
+    except Exception as exc:  # noqa: BLE001 - MLflow's and Spark's errors alike
+        raise RegistryError(
+            f"could not load {model.uri} as a Spark UDF: {first_line(exc)}"
+        ) from exc
 
 
 def _score_stats(spark: Any, folder: str, threshold: float) -> ScoreStats:
@@ -496,6 +507,20 @@ def _score_stats(spark: Any, folder: str, threshold: float) -> ScoreStats:
         positives=int(sum(row["positives"] for row in collected)),
     )
     return stats
+
+
+@contextmanager
+def _spark_errors(name: str) -> Iterator[None]:
+    """A Spark job's failure (a corrupt part, a worker's Python error) as one line naming the
+    batch; Driftgate's own errors pass as they are."""
+    try:
+        yield
+    except PipelineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Spark wraps worker errors in JVM exceptions
+        if type(exc).__module__.split(".")[0] not in ("pyspark", "py4j"):
+            raise
+        raise DataError(f"Spark failed on {name}: {_worker_error(exc)}") from None
 
 
 def _worker_error(exc: BaseException) -> str:

@@ -23,9 +23,7 @@ from pipeline.model.predict import (
     read_ahead,
     validated_chunks,
 )
-from pipeline.model.schema import Population, ValidatedBatch
-
-ENGINES = ("pandas", "spark")
+from pipeline.model.schema import Population, ValidatedBatch, empty_column
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,7 @@ class PandasEngine:
         rates = {name: count / total for name, count in missing.items()}
         empty = [name for name in config.features if rates.get(name) == 1.0]
         if empty:
-            raise DataError(f"column '{empty[0]}' in {source} is empty (all values missing)")
+            raise empty_column(empty[0], str(source))
         sample = kept.sort_index().reset_index(drop=True)
         return ValidatedBatch(
             frame=sample,

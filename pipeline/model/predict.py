@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pipeline.config import ModelConfig
 from pipeline.errors import DataError
 from pipeline.model.data import count_rows, iter_batch
-from pipeline.model.schema import ValidatedBatch, validate_batch
+from pipeline.model.schema import ValidatedBatch, empty_column, validate_batch
 from pipeline.results import staged_outputs
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ def predict_file(
                 raise DataError(f"{source} has no rows")
             empty = [name for name, count in missing.items() if count == rows]
             if empty:
-                raise DataError(f"column '{empty[0]}' in {source} is empty (all values missing)")
+                raise empty_column(empty[0], str(source))
             seconds = time.perf_counter() - started
             summary = PredictionSummary(
                 model=config.name,

@@ -102,7 +102,7 @@ def validate_batch(
         else:
             values, missing_mask = _categorical(column, spec.name, spec.levels, source)
         if whole_batch and spec.role == "feature" and missing_mask.all():
-            raise DataError(f"column '{spec.name}' in {source} is empty (all values missing)")
+            raise empty_column(spec.name, source)
         columns[spec.name] = values
         missing_masks[spec.name] = missing_mask
 
@@ -112,10 +112,7 @@ def validate_batch(
         levels = config.column(config.target).levels
         bad = target.notna() & ~target.isin(levels)
         if bad.any():
-            raise DataError(
-                f"column '{config.target}' in {source} has label(s) {_sample(target[bad])}; "
-                f"expected {', '.join(repr(v) for v in levels)}"
-            )
+            raise unknown_labels(config, source, _distinct(target[bad]))
         columns[config.target] = target
         label = (target == config.positive_class).astype("float64")
         columns["__label__"] = label.where(target.notna())
@@ -139,6 +136,35 @@ def validate_batch(
     )
 
 
+def unseen_levels(name: str, source: str, distinct: list[object], rows: int) -> DataError:
+    """Levels the model never saw: the batch stops (every engine words it so)."""
+    return DataError(
+        f"column '{name}' in {source} has level(s) never seen in training: "
+        f"{sample_text(distinct)} ({rows} rows)"
+    )
+
+
+def unknown_labels(config: ModelConfig, source: str, distinct: list[object]) -> DataError:
+    levels = config.column(config.target).levels
+    return DataError(
+        f"column '{config.target}' in {source} has label(s) {sample_text(distinct)}; "
+        f"expected {', '.join(repr(v) for v in levels)}"
+    )
+
+
+def not_numeric(name: str, source: str, value: object, where: str) -> DataError:
+    """``where``: "row 8" (pandas reads rows in order) or "3 rows" (Spark counts them)."""
+    return DataError(f"column '{name}' in {source} should be numeric but holds {value!r} ({where})")
+
+
+def booleans_not_numeric(name: str, source: str) -> DataError:
+    return DataError(f"column '{name}' in {source} should be numeric but holds booleans")
+
+
+def empty_column(name: str, source: str) -> DataError:
+    return DataError(f"column '{name}' in {source} is empty (all values missing)")
+
+
 def require_features(config: ModelConfig, columns: list[str], source: str) -> None:
     """A ``DataError`` naming every feature the batch lacks, with a near miss when there is one."""
     known = {c.name for c in config.columns}
@@ -158,7 +184,7 @@ def _numeric(column: pd.Series, name: str, source: str, row_offset: int) -> pd.S
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(column):
-        raise DataError(f"column '{name}' in {source} should be numeric but holds booleans")
+        raise booleans_not_numeric(name, source)
     if pd.api.types.is_numeric_dtype(column):
         return column.astype("float64")
     coerced = pd.to_numeric(column, errors="coerce")
@@ -166,9 +192,7 @@ def _numeric(column: pd.Series, name: str, source: str, row_offset: int) -> pd.S
     if bad.any():
         position = int(bad.to_numpy().nonzero()[0][0]) + 1 + row_offset
         value = column[bad].iloc[0]
-        raise DataError(
-            f"column '{name}' in {source} should be numeric but holds {value!r} (row {position})"
-        )
+        raise not_numeric(name, source, value, f"row {position}")
     return coerced.astype("float64")
 
 
@@ -191,10 +215,7 @@ def _categorical(
         missing[unknown] = text[unknown].isna().to_numpy()
         unseen = unknown & ~missing
         if unseen.any():
-            raise DataError(
-                f"column '{name}' in {source} has level(s) never seen in training: "
-                f"{_sample(text[unseen])} ({int(unseen.sum())} rows)"
-            )
+            raise unseen_levels(name, source, _distinct(text[unseen]), int(unseen.sum()))
     return text, missing
 
 
@@ -214,8 +235,9 @@ def _level_text(value: object) -> str:
     return str(value)
 
 
-def _sample(values: pd.Series, limit: int = 3) -> str:
-    return sample_text(list(dict.fromkeys(values.tolist())), limit)
+def _distinct(values: pd.Series) -> list[object]:
+    """The distinct values in order of appearance: the ones an error message names first."""
+    return list(dict.fromkeys(values.tolist()))
 
 
 def sample_text(distinct: list[object], limit: int = 3) -> str:
@@ -368,14 +390,11 @@ def validate_records(
                 levels = set(spec.levels)
                 unseen = [v for v in values if v is not None and v not in levels]
                 if unseen:
-                    raise DataError(
-                        f"column '{spec.name}' in {source} has level(s) never seen in training: "
-                        f"{sample_text(list(dict.fromkeys(unseen)))} ({len(unseen)} rows)"
-                    )
+                    raise unseen_levels(spec.name, source, list(dict.fromkeys(unseen)), len(unseen))
             column = np.empty(rows, dtype=object)
             column[:] = values
         if spec.role == "feature" and missing.all():
-            raise DataError(f"column '{spec.name}' in {source} is empty (all values missing)")
+            raise empty_column(spec.name, source)
         columns[spec.name] = column
         missing_masks[spec.name] = missing
     codes, problems = _row_problems(

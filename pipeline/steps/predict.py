@@ -6,11 +6,11 @@ import logging
 import time
 from pathlib import Path
 
-from pipeline.config import ModelConfig, Settings
+from pipeline.config import ENGINES, ModelConfig, Settings
 from pipeline.edges.registry import CHAMPION, Registry
 from pipeline.errors import ConfigError
 from pipeline.model.data import dataset_location, is_uri
-from pipeline.model.engine import ENGINES, Engine, PandasEngine
+from pipeline.model.engine import Engine, PandasEngine
 from pipeline.model.predict import SUMMARY_FILE, PredictionSummary
 from pipeline.reporting.operations import record_seconds
 from pipeline.results import append_jsonl, set_step_outputs
