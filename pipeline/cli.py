@@ -227,6 +227,13 @@ def cmd_promote(args: argparse.Namespace, settings: Settings) -> Any:
     )
 
 
+def cmd_play_merge(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.steps.promote import play_merge_step
+
+    config = settings.model(args.model)
+    return str(play_merge_step(settings, config, _out_dir(args, settings)))
+
+
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.steps.promote import sync_step
 
@@ -402,6 +409,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --event: print the model the promotion branch names, and stop",
     )
+
+    merge = add(
+        "play-merge",
+        cmd_play_merge,
+        "dry runs: play the merge of a period's promotion PR locally (its card into "
+        "model_cards_dir, the event GitHub would send); prints the event for promote --event",
+    )
+    add_period(merge)
 
     labels = add("labels", cmd_labels, "ingest late labels: the period's realized performance")
     labels.add_argument("--file", required=True, help="ids and labels (.csv or .parquet)")

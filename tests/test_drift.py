@@ -77,3 +77,33 @@ def test_a_shift_of_an_important_feature_is_caught(config: ModelConfig) -> None:
     result, _ = detect_drift(config, reference, validate_batch(shifted, config, "x"), "r", "c")
     assert result.drift_detected
     assert "MonthlyIncome" in result.drifted_features
+
+
+def test_an_overfit_champion_shows_no_prediction_drift_on_another_half_of_its_world(
+    config: ModelConfig,
+) -> None:
+    """Scores are compared with the champion's held-out scores, not its training rows scored
+    in-sample: an overfit model is surer of those than of anything new."""
+    from pipeline.model.train import refit
+
+    table = generate(config, 4000, seed=5, start_id=10**6)
+    first, second = table.iloc[:2000], table.iloc[2000:]
+    reference = validate_batch(first, config, "first half")
+    current = validate_batch(second.drop(columns=[config.target]), config, "second half")
+    # Deep trees on every row: training rows score near 0 or 1, new rows do not.
+    overfit = refit(
+        config,
+        "random_forest",
+        {"n_estimators": 100, "max_depth": None, "min_samples_leaf": 1},
+        reference.frame,
+        seed=0,
+    )
+    held_out = (overfit.test_scores, "the held-out test split")
+    honest, _ = detect_drift(
+        config, reference, current, "r", "c", model=overfit.model, reference_scores=held_out
+    )
+    assert honest.prediction_drift is not None and not honest.prediction_drift.detected
+    assert honest.prediction_drift.reference_scores == "the held-out test split (400 rows)"
+    # The same month against in-sample scores: the false alarm this guards against.
+    in_sample, _ = detect_drift(config, reference, current, "r", "c", model=overfit.model)
+    assert in_sample.prediction_drift is not None and in_sample.prediction_drift.detected

@@ -58,8 +58,12 @@ def test_labels_that_arrive_a_month_late_feed_the_report_and_the_retraining(
     assert retrain["retrained"] is True
     assert "2000 new labelled rows available" in retrain["trigger"]
     assert retrain["comparison"]["evaluated_on"] == (
-        "2026-06's late-labelled rows (1000), learned by neither model"
+        "2026-06's labelled rows (1000), learned by neither model"
     )
+    # No month showed a change, so there was one training window: everything matured.
+    assert retrain["windows"]["change_period"] is None
+    assert [c["window"] for c in retrain["windows"]["candidates"]] == ["window"]
+    assert retrain["windows"]["candidates"][0]["periods"] == ["2026-05"]
     assert retrain["training_rows"] == 1500 + 1000
 
     issue = (outputs / "2026-07" / "issue.md").read_text()

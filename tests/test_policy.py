@@ -62,7 +62,13 @@ def test_promote_needs_gates_and_improvement() -> None:
     assert promotion_decision(good, None, T).outcome == "promote"
     assert promotion_decision(good, {"roc_auc": 0.80}, T).outcome == "promote"
     same = promotion_decision(good, {"roc_auc": 0.849}, T)
-    assert same.outcome == "keep" and "not enough improvement" in same.reasons[0]
+    assert same.outcome == "keep"
+    assert same.reasons[0] == (
+        "challenger roc_auc 0.8500 vs champion 0.8490: +0.0010: better by less than the "
+        "minimum improvement 0.005"
+    )
+    worse = promotion_decision(good, {"roc_auc": 0.86}, T)
+    assert worse.outcome == "keep" and worse.reasons[0].endswith("-0.0100: not better")
     weak = promotion_decision({"roc_auc": 0.6, "f1": 0.5}, {"roc_auc": 0.5}, T)
     assert weak.outcome == "keep" and "below the gate" in weak.reasons[0]
 
@@ -125,10 +131,10 @@ def test_a_better_but_unfair_challenger_is_refused_with_both_reasons() -> None:
     decision = promotion_decision({"roc_auc": 0.9, "f1": 0.5}, {"roc_auc": 0.8}, T, fairness=gate)
     assert decision.outcome == "refuse"
     assert decision.reasons[0].startswith("challenger fails the fairness gate")
-    assert "challenger roc_auc 0.9000 vs champion 0.8000 (+0.1000" in decision.reasons[1]
+    assert "challenger roc_auc 0.9000 vs champion 0.8000: +0.1000" in decision.reasons[1]
     # Not better: kept for that reason, whatever the fairness says.
     kept = promotion_decision({"roc_auc": 0.8, "f1": 0.5}, {"roc_auc": 0.8}, T, fairness=gate)
-    assert kept.outcome == "keep" and "not enough improvement" in kept.reasons[0]
+    assert kept.outcome == "keep" and kept.reasons[0].endswith("not better")
     first = promotion_decision({"roc_auc": 0.9, "f1": 0.5}, None, T, fairness=gate)
     assert first.outcome == "refuse"
 

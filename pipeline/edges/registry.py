@@ -166,7 +166,10 @@ class Registry:
                 )
                 with tempfile.TemporaryDirectory() as folder:
                     reference = Path(folder) / "reference.parquet"
-                    kept = [c for c in training_frame.columns if c != "__label__"]
+                    # The rows as they came: no label flag, no recency weight.
+                    kept = [
+                        c for c in training_frame.columns if c not in ("__label__", "__weight__")
+                    ]
                     training_frame[kept].to_parquet(reference, index=False)
                     mlflow.log_artifact(str(reference), artifact_path="reference")
                     profile = Path(folder) / "profile.json"

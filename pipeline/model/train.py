@@ -44,6 +44,18 @@ class TrainOutcome:
     test_labels: list[int] = field(default_factory=list)
 
 
+# Per-row sample weights ride along in the frame (like ``__label__``): a recency-weighted window
+# (``monitoring.windows``) sets them, and every split keeps them with their rows.
+WEIGHT_COLUMN = "__weight__"
+
+
+def _fit_weights(frame: pd.DataFrame) -> dict[str, Any]:
+    """The pipeline's fit parameters for the rows' weights, or none when they are unweighted."""
+    if WEIGHT_COLUMN not in frame.columns:
+        return {}
+    return {"estimator__sample_weight": frame[WEIGHT_COLUMN].to_numpy(dtype="float64")}
+
+
 def _candidate_space(name: str, seed: int) -> tuple[Any, dict[str, Any]]:
     from scipy.stats import loguniform
     from sklearn.calibration import CalibratedClassifierCV
@@ -175,7 +187,7 @@ def train(config: ModelConfig, frame: pd.DataFrame, seed: int = 0) -> TrainOutco
             random_state=seed,
             refit=True,
         )
-        search.fit(x_train, y_train)
+        search.fit(x_train, y_train, **_fit_weights(train_frame))
         params = {k.removeprefix("estimator__"): v for k, v in search.best_params_.items()}
         score = float(search.best_score_)
         results.append(CandidateResult(name=name, cv_score=score, best_params=params))
@@ -218,7 +230,8 @@ def refit(
     x_train, y_train = labelled_rows(train_frame, config)
     x_test, y_test = labelled_rows(test_frame, config)
     estimator, _ = _candidate_space(estimator_name, seed)
-    model = build_model(config, estimator.set_params(**params)).fit(x_train, y_train)
+    model = build_model(config, estimator.set_params(**params))
+    model.fit(x_train, y_train, **_fit_weights(train_frame))
     return TrainOutcome(
         estimator_name=estimator_name,
         best_params=params,

@@ -24,6 +24,10 @@ class PolicyMonth:
     trained_metric: float  # its ROC AUC on its own held-out test split at training
     false_alarm: bool = False  # a retrain whose challenger was not better in hindsight
     reasons: list[str] = field(default_factory=list)
+    # A promotion, judged in hindsight on the months that followed it: the promoted model's mean
+    # realized ROC AUC minus the replaced one's on the same months (None: no month followed).
+    promotion_gain: float | None = None
+    window: str | None = None  # the training window a retrain chose (``monitoring.windows``)
 
 
 @dataclass
@@ -41,6 +45,48 @@ class PolicySummary:
     months_below_gate: int
     false_alarms: int
     missed_degradations: int
+    # One entry per degradation (below): months from its first month to recovery, None when
+    # it never recovered within the history. The worst is the column people read.
+    recoveries: list[int | None] = field(default_factory=list)
+    months_to_recover: int | None = None
+    bad_promotions: int = 0
+
+
+def degradations(
+    months: list[BacktestMonth], policy: str, thresholds: Thresholds
+) -> list[tuple[int, int | None]]:
+    """``policy``'s degradations: (first month, month of recovery or None), by month index.
+
+    A month is degraded when the serving model's realized metric is more than
+    ``max_metric_drop`` below its own test metric: the month whose labels, once they arrive,
+    show the drop. It is recovered at the first later month served by a model that is not
+    degraded and is within ``max_metric_drop`` of the best policy's metric that month: a
+    retrain that kept the old champion recovers nothing.
+    """
+    records = [month.policies[policy] for month in months]
+    best = [_best(month) for month in months]
+    episodes: list[tuple[int, int | None]] = []
+    start: int | None = None
+    for index, record in enumerate(records):
+        if record.metric is None or math.isnan(record.metric):
+            continue
+        degraded = record.trained_metric - record.metric > thresholds.max_metric_drop
+        if start is None:
+            if degraded:
+                start = index
+            continue
+        if not degraded and record.metric >= best[index] - thresholds.max_metric_drop:
+            episodes.append((start, index))
+            start = None
+    if start is not None:
+        episodes.append((start, None))
+    return episodes
+
+
+def _best(month: BacktestMonth) -> float:
+    values = [r.metric for r in month.policies.values() if r.metric is not None]
+    values = [v for v in values if not math.isnan(v)]
+    return max(values) if values else float("nan")
 
 
 def summarize(
@@ -48,20 +94,23 @@ def summarize(
 ) -> PolicySummary:
     """``policy``'s numbers over ``months``.
 
-    A missed degradation is a month whose realized metric fell more than ``max_metric_drop``
-    below the serving model's own test metric with no retrain in that month or the
-    ``label_delay_months + 1`` after it (the labels that would show it arrive that late).
+    A missed degradation is one (``degradations``) not recovered within
+    ``label_delay_months + 2`` months of its first month: the labels that show it arrive
+    ``label_delay_months`` later, a retrain then needs a month to serve. A bad promotion is
+    one whose model did worse than the model it replaced on the months that followed.
     """
     records = [month.policies[policy] for month in months]
     values = [r.metric for r in records if r.metric is not None and not math.isnan(r.metric)]
     retrained = [r.action in RETRAIN_ACTIONS for r in records]
-    missed = 0
-    for index, record in enumerate(records):
-        if record.metric is None or math.isnan(record.metric):
-            continue
-        if record.trained_metric - record.metric > thresholds.max_metric_drop:
-            window = retrained[index : index + label_delay_months + 2]
-            missed += not any(window)
+    episodes = degradations(months, policy, thresholds)
+    recoveries = [None if end is None else end - start for start, end in episodes]
+    allowed = label_delay_months + 2
+    missed = sum(r is None or r > allowed for r in recoveries)
+    # An unrecovered degradation that began too recently to judge is not counted as missed.
+    last = len(months) - 1
+    missed -= sum(1 for (start, end) in episodes if end is None and last - start <= allowed)
+    known = [r for r in recoveries if r is not None]
+    unrecovered = any(end is None and last - start > allowed for start, end in episodes)
     return PolicySummary(
         retrains=sum(retrained),
         promotions=sum(r.action == "retrain-promote" for r in records),
@@ -70,4 +119,7 @@ def summarize(
         months_below_gate=sum(v < thresholds.min_roc_auc for v in values),
         false_alarms=sum(r.false_alarm for r in records),
         missed_degradations=missed,
+        recoveries=recoveries,
+        months_to_recover=None if unrecovered or not known else max(known),
+        bad_promotions=sum(r.promotion_gain is not None and r.promotion_gain < 0 for r in records),
     )

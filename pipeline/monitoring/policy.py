@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from pipeline.config import FairnessConfig, Thresholds
 from pipeline.errors import ConfigError
+from pipeline.monitoring.comparison import PairedDifference
 from pipeline.monitoring.fairness import UPPER, metric_name
 
 
@@ -95,6 +96,7 @@ def retrain_decision(
     estimated_drop: float | None = None,
     matured_drop: tuple[str, float] | None = None,
     drift_note: str | None = None,
+    catch_up: tuple[str, int, int] | None = None,
 ) -> Decision:
     """Retrain on a trigger (drift, performance drop, age, --force) with enough labels.
 
@@ -102,6 +104,9 @@ def retrain_decision(
     else the estimated one (``estimated_drop``, from the champion's scores); the reason says
     which. ``matured_drop`` is (period, drop) of the newest period whose late labels arrived.
     ``drift_note`` says why a detected drift does not count (``drift_asks_retrain``).
+    ``catch_up`` is (change period, rows learned, rows wanted) of a champion that learned only
+    the months since a change: it retrains as new months mature until it has learned as many
+    rows as the model it replaced, so a recovery does not stop at its first, thin model.
     """
     triggers: list[str] = []
     if force:
@@ -124,6 +129,11 @@ def retrain_decision(
             f"the champion's estimated ROC AUC dropped by {estimated_drop:.3f} "
             f"(more than {thresholds.max_metric_drop:.3f}; estimated from its scores, "
             "labels not known yet)"
+        )
+    if catch_up is not None and catch_up[1] < catch_up[2]:
+        triggers.append(
+            f"the champion learned only {catch_up[1]} rows since the change in {catch_up[0]} "
+            f"(the model it replaced learned {catch_up[2]})"
         )
     if model_age_days is not None and model_age_days > thresholds.max_model_age_days:
         triggers.append(
@@ -220,9 +230,13 @@ def promotion_decision(
     thresholds: Thresholds,
     primary_metric: str = "roc_auc",
     fairness: tuple[list[str], list[str]] | None = None,
+    paired: PairedDifference | None = None,
 ) -> Decision:
     """Promote when the challenger passes every gate and beats the champion on the same data.
 
+    Beating means a gain of at least ``min_improvement`` and, with ``paired`` (the paired test
+    of the difference on the same rows), a probability of being better of at least
+    ``promotion_confidence``: a gain the rows cannot tell from noise is not proposed.
     ``fairness`` is ``fairness_gates``' answer for the challenger. A challenger that beats the
     champion but fails it is refused (``refuse``), not merely kept: the reviewer must see that
     a better model was held back, and why.
@@ -241,15 +255,26 @@ def promotion_decision(
         if fairness_failures:
             return Decision("refuse", fairness_failures + passes)
         return Decision("promote", passes + [f"the champion has no {primary_metric} on this data"])
-    gain = new - old
-    comparison = (
-        f"challenger {primary_metric} {new:.4f} vs champion {old:.4f} "
-        f"(+{gain:.4f}, minimum improvement {thresholds.min_improvement:.4f})"
-        if gain >= 0
-        else f"challenger {primary_metric} {new:.4f} vs champion {old:.4f} ({gain:.4f})"
-    )
-    if gain < thresholds.min_improvement:
-        return Decision("keep", [comparison + ": not enough improvement"] + passes)
+    gain = paired.difference if paired is not None else new - old
+    shown = paired.describe() if paired is not None else f"{gain:+.4f}"
+    comparison = f"challenger {primary_metric} {new:.4f} vs champion {old:.4f}: {shown}"
+    # Not better at all is never enough, whatever the settings: an identical challenger stays.
+    if gain <= 0 or gain < thresholds.min_improvement:
+        if gain > 0:
+            why = f"better by less than the minimum improvement {thresholds.min_improvement}"
+        else:
+            why = "not better"
+        return Decision("keep", [f"{comparison}: {why}"] + passes)
+    confidence = thresholds.promotion_confidence
+    if paired is not None and confidence > 0 and paired.probability_better < confidence:
+        return Decision(
+            "keep",
+            [
+                f"{comparison}: not enough evidence (promotion needs probability "
+                f"{confidence:.2f} on {paired.rows} rows)"
+            ]
+            + passes,
+        )
     if fairness_failures:
         return Decision("refuse", fairness_failures + [comparison] + passes)
     return Decision("promote", passes + [comparison])

@@ -13,8 +13,17 @@ _COLUMNS = (
     ("worst_metric", "worst ROC AUC", ".4f"),
     ("months_below_gate", "months below gate", "d"),
     ("false_alarms", "false alarms", "d"),
+    ("recoveries", "months to recover", "recovery"),
     ("missed_degradations", "missed degradations", "d"),
+    ("bad_promotions", "bad promotions", "d"),
 )
+
+
+def recovery_cell(recoveries: list[int | None]) -> str:
+    """Each degradation's months to recover, in order: ``4``, ``4, 5``, ``never``, ``-``."""
+    if not recoveries:
+        return "-"
+    return ", ".join("never" if r is None else str(r) for r in recoveries)
 
 
 def render_backtest(result: dict[str, Any]) -> str:
@@ -27,13 +36,21 @@ def render_backtest(result: dict[str, Any]) -> str:
         "",
         f"{result['replayed_months']} months replayed, labels {result['label_delay_months']} "
         f"month(s) late; the realized ROC AUC of the model each policy served, known in "
-        f"hindsight. `{default}` is the policy the monthly cycle runs.",
+        f"hindsight. `{default}` is the policy the monthly cycle runs. A degradation begins in "
+        "a month whose labels show the serving model more than `max_metric_drop` below its own "
+        "test ROC AUC; it is recovered in the first month served by a model back within "
+        "`max_metric_drop` of the best policy. Missed: not recovered within "
+        f"{result['label_delay_months'] + 2} months. A bad promotion did worse in the months "
+        "after it than the model it replaced.",
         "",
         header,
         "| --- |" + " ---: |" * len(_COLUMNS),
     ]
     for name, summary in policies.items():
-        cells = [format(summary[key], spec) for key, _, spec in _COLUMNS]
+        cells = [
+            recovery_cell(summary[key]) if spec == "recovery" else format(summary[key], spec)
+            for key, _, spec in _COLUMNS
+        ]
         label = f"**{name}**" if name == default else name
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     months = result["months"]

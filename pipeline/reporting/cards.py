@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, first_line
+from pipeline.monitoring.comparison import PAIRED_ARTIFACT, PairedDifference
 from pipeline.monitoring.effect import psi_band
 from pipeline.reporting.report import (
     fairness_markdown,
@@ -37,6 +38,7 @@ GENERATED = (
     "fairness",
     "importance",
 )
+TRAINING_WINDOW_TAG = "driftgate.training_window"  # which window a challenger learned from
 CARD_FILE = "card.json"  # the facts of the challenger's card, written by the retrain step
 _PERIODS_SHOWN = 24
 _HISTORY_HEADER = "| version | date | PR | why |\n| ---: | --- | --- | --- |"
@@ -238,6 +240,10 @@ class CardFacts:
     fairness: dict[str, Any] | None = None  # {"challenger": report, "champion": report}
     fairness_gate: list[str] = field(default_factory=list)
     importance: dict[str, Any] | None = None
+    # Against the champion it was compared with: the paired difference (``PairedDifference``)
+    # and the training window it learned from; None for a version never compared.
+    paired: dict[str, Any] | None = None
+    training_window: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CardFacts:
@@ -281,16 +287,24 @@ def _training_data(facts: CardFacts) -> str:
         else "row counts not recorded"
     )
     sources = "; ".join(facts.training_data) or "not recorded"
-    return "\n".join(
-        [
-            f"Version **v{facts.version}** (`{facts.estimator}`, MLflow run `{facts.run_id}`), "
-            f"registered {facts.registered_at[:10]}.",
-            "",
-            f"- Data, oldest first: {sources}.",
-            f"- Split: {rows}.",
-            f"- Test metrics: {metrics or 'none logged'}.",
-        ]
-    )
+    lines = [
+        f"Version **v{facts.version}** (`{facts.estimator}`, MLflow run `{facts.run_id}`), "
+        f"registered {facts.registered_at[:10]}.",
+        "",
+        f"- Data, oldest first: {sources}.",
+    ]
+    if facts.training_window:
+        lines.append(f"- Training window: {facts.training_window}.")
+    lines += [f"- Split: {rows}.", f"- Test metrics: {metrics or 'none logged'}."]
+    if facts.paired:
+        champion = (facts.importance or {}).get("champion_version")
+        against = f"champion v{champion}" if champion else "the champion"
+        lines.append(
+            f"- Against {against} on the same {facts.paired['rows']} rows "
+            f"({facts.paired['metric']}, {facts.paired['method']}): "
+            f"{PairedDifference(**facts.paired).describe()}."
+        )
+    return "\n".join(lines)
 
 
 def _features(facts: CardFacts) -> str:
@@ -463,4 +477,6 @@ def gather_card_facts(registry: Registry, config: ModelConfig, version: int) -> 
         fairness=fairness,
         fairness_gate=failures + passes,
         importance=importance,
+        paired=registry.run_json(info.run_id, PAIRED_ARTIFACT),
+        training_window=info.run_tags.get(TRAINING_WINDOW_TAG) or None,
     )

@@ -28,6 +28,7 @@ from pipeline.reporting.report import (
     GITHUB_FILE,
     ISSUE_JSON,
     ISSUE_MARKDOWN,
+    PULL_CARD,
     PULL_MARKDOWN,
     IssueDraft,
     RunResults,
@@ -88,6 +89,12 @@ def publish_report(
         outputs.write_json(ISSUE_JSON, draft)
         if pull_draft is not None:
             outputs.write_text(PULL_MARKDOWN, pull_draft.body)
+            if dry_run:
+                # The card the PR would commit, from the local card: what a played merge applies.
+                local = settings.path(settings.model_cards_dir) / f"{config.name}.md"
+                text = local.read_text(encoding="utf-8") if local.exists() else None
+                card = promotion_card(config, results, text, str(local), None, None)
+                outputs.write_text(PULL_CARD, card)
     publication = Publication(draft.title, draft.labels, verdict_line(results), dry_run)
     if pull_draft is not None:
         publication.pull_title = pull_draft.title
@@ -128,19 +135,9 @@ def _open_promotion_pull(
     branch = f"promote/{config.name}-v{version}"
     path = settings.card_repo_path(config.name)
     text = github.read_file(path, base)
-    card = parse_card(text, f"{path} on {base}") if text else new_card(config.name, "")
-    comparison = retrain.get("comparison") or {}
-    metrics = {k: float(v) for k, v in (comparison.get("challenger") or {}).items()}
-    today = datetime.now(timezone.utc).date().isoformat()
-    reasons = retrain.get("reasons") or ["challenger beats champion"]
-    why = f"{reasons[-1]} (drift report #{issue.number})"
-
-    if results.card:  # the same generator as `pipeline card`, on the retrain step's facts
-        card = refresh_card(card, CardFacts.from_json(results.card))
 
     def card_text(pr: int | None) -> str:
-        run_id = str(retrain.get("challenger_run_id") or "")
-        return render_card(with_champion(card, version, run_id, metrics, today, why, pr))
+        return promotion_card(config, results, text, f"{path} on {base}", issue.number, pr)
 
     prior = github.find_pull(branch, base)
     if prior is not None and prior.state != "open":
@@ -164,6 +161,31 @@ def _open_promotion_pull(
     github.write_file(path, card_text(pull.number), branch, f"Record PR #{pull.number} in the card")
     log.info("promotion PR #%d %s", pull.number, pull.action)
     return pull, path
+
+
+def promotion_card(
+    config: ModelConfig,
+    results: RunResults,
+    text: str | None,
+    source: str,
+    issue_number: int | None,
+    pr: int | None,
+) -> str:
+    """The model card a promotion PR commits: ``text`` (the card on the base branch, or None)
+    with its generated sections refreshed and the challenger named champion."""
+    retrain = results.retrain or {}
+    version = int(retrain["challenger_version"])
+    card = parse_card(text, source) if text else new_card(config.name, "")
+    comparison = retrain.get("comparison") or {}
+    metrics = {k: float(v) for k, v in (comparison.get("challenger") or {}).items()}
+    today = datetime.now(timezone.utc).date().isoformat()
+    reasons = retrain.get("reasons") or ["challenger beats champion"]
+    report = f"drift report #{issue_number}" if issue_number else "the drift report"
+    why = f"{reasons[-1]} ({report})"
+    if results.card:  # the same generator as `pipeline card`, on the retrain step's facts
+        card = refresh_card(card, CardFacts.from_json(results.card))
+    run_id = str(retrain.get("challenger_run_id") or "")
+    return render_card(with_champion(card, version, run_id, metrics, today, why, pr))
 
 
 def publish_failure(

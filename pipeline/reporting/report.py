@@ -12,12 +12,14 @@ from typing import Any
 
 from pipeline.config import FAIRNESS_RATES
 from pipeline.model.labels import PERFORMANCE_FILE
+from pipeline.monitoring.comparison import PairedDifference
 from pipeline.results import read_json
 
 ISSUE_MARKDOWN = "issue.md"
 ISSUE_JSON = "issue.json"
 GITHUB_FILE = "github.json"
 PULL_MARKDOWN = "promotion_pr.md"
+PULL_CARD = "promotion_card.md"  # dry run: the model card the PR would commit
 
 
 @dataclass
@@ -264,7 +266,8 @@ def _prediction_section(drift: dict[str, Any]) -> str:
         "## Prediction drift\n\n"
         f"Champion score distribution {state}: {prediction['test']} p-value "
         f"{prediction['score']:.4g} (threshold {prediction['threshold']}); mean score "
-        f"{prediction['reference_mean']:.3f} on the reference, "
+        f"{prediction['reference_mean']:.3f} on "
+        f"{prediction.get('reference_scores', 'the reference')}, "
         f"{prediction['current_mean']:.3f} now."
     )
 
@@ -367,8 +370,63 @@ def _retrain_section(retrain: dict[str, Any] | None) -> str:
     for metric, value in challenger.items():
         old = champion.get(metric)
         lines.append(f"| {metric} | {value:.4f} | {'-' if old is None else f'{old:.4f}'} |")
+    paired = paired_line(comparison.get("paired"))
+    if paired:
+        lines += ["", paired]
+    windows = windows_markdown(retrain.get("windows"))
+    if windows:
+        lines += ["", windows]
     lines += ["", f"Decision: **{retrain.get('decision')}**"]
     lines += [f"- {reason}" for reason in retrain.get("reasons", [])]
+    return "\n".join(lines)
+
+
+def paired_line(paired: dict[str, Any] | None) -> str:
+    """The paired difference as one sentence, or "" when it was not measured."""
+    if not paired:
+        return ""
+    return (
+        f"Difference in {paired['metric']} (challenger minus champion, {paired['method']} on "
+        f"the same {paired['rows']} rows): {PairedDifference(**paired).describe()}."
+    )
+
+
+def windows_markdown(windows: dict[str, Any] | None) -> str:
+    """The training windows tried, as one small table, and why one was chosen."""
+    if not windows:
+        return ""
+    candidates = windows.get("candidates") or []
+    if windows.get("change_period"):
+        evidence = "; ".join(windows.get("change_evidence") or [])
+        opening = f"Change located in {windows['change_period']} ({evidence})."
+    else:
+        opening = "No change located in the labelled months."
+    if len(candidates) < 2:
+        return f"Training window: {opening} The challenger learned from everything matured."
+    metric = windows.get("metric", "roc_auc")
+    lines = [
+        f"Training window: {opening} Candidates scored on {windows.get('evaluated_on')}:",
+        "",
+        f"| window | months | rows | validation {metric} |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    for candidate in candidates:
+        name = candidate["window"]
+        shown = f"**{name}** (chosen)" if name == windows.get("chosen") else name
+        periods = candidate.get("periods") or []
+        span = (
+            "-"
+            if not periods
+            else periods[0] if len(periods) == 1 else (f"{periods[0]} to {periods[-1]}")
+        )
+        if candidate.get("with_reference"):
+            span = f"champion's data + {span}" if periods else "champion's data"
+        if candidate.get("weighted"):
+            span += ", by recency"
+        score = candidate.get("validation_score")
+        value = candidate.get("note") or "-" if score is None else f"{score:.4f}"
+        lines.append(f"| {shown} | {span} | {candidate['rows']} | {value} |")
+    lines += ["", f"Chosen: {windows.get('why')}."]
     return "\n".join(lines)
 
 
@@ -524,6 +582,8 @@ def render_pull(results: RunResults, issue_number: int | None) -> IssueDraft:
         f"Both models scored the same {comparison.get('rows', 0)} held-out rows "
         f"({comparison.get('evaluated_on', 'recent labelled data')}).",
         "\n".join(rows),
+        paired_line(comparison.get("paired")),
+        windows_markdown(retrain.get("windows")),
         "## Fairness",
         fairness_markdown(retrain.get("fairness") or {}, version, champion),
         "## Feature importance stability",

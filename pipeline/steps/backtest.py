@@ -15,6 +15,7 @@ the serving model's training data as the cycle does.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ from pipeline.model.periods import shift_month
 from pipeline.model.scenarios import scenario_month
 from pipeline.model.schema import ValidatedBatch, validate_batch
 from pipeline.model.synthetic import generate
-from pipeline.model.train import TrainOutcome, refit, train
+from pipeline.model.train import WEIGHT_COLUMN, TrainOutcome, refit, train
+from pipeline.model.trainingsets import (
+    LabelledMonth,
+    choose_training_rows,
+    split_validation,
+    too_few,
+)
 from pipeline.monitoring.backtest import (
     POLICIES,
     BacktestMonth,
@@ -36,15 +43,17 @@ from pipeline.monitoring.backtest import (
     PolicySummary,
     summarize,
 )
+from pipeline.monitoring.comparison import MIN_ROWS_PER_CLASS, paired_difference
 from pipeline.monitoring.drift import DriftResult, detect_drift
 from pipeline.monitoring.estimation import PerformanceEstimator
-from pipeline.monitoring.performance import evaluate, labelled_rows, score_metrics
+from pipeline.monitoring.performance import labelled_rows, score_metrics
 from pipeline.monitoring.policy import (
     Decision,
     drift_asks_retrain,
     promotion_decision,
     retrain_decision,
 )
+from pipeline.monitoring.windows import SINCE_CHANGE, MonthEvidence, change_start
 from pipeline.reporting.backtest import render_backtest
 from pipeline.results import staged_outputs, to_jsonable
 
@@ -69,6 +78,15 @@ class Served:
     training: pd.DataFrame
     learned: frozenset[int]  # replayed months (indices) it learned from
     estimator: PerformanceEstimator
+    # Learned only the months since a change: (that month, rows the replaced model learned).
+    since_change: tuple[str, int] | None = None
+
+    @property
+    def catch_up(self) -> tuple[str, int, int] | None:
+        """``retrain_decision``'s catch-up: (change, rows learned, rows wanted)."""
+        if self.since_change is None:
+            return None
+        return self.since_change[0], len(self.training), self.since_change[1]
 
     @property
     def trained_metric(self) -> float:
@@ -199,7 +217,7 @@ class _Replay:
         self.replay = replay
         self.seed = seed
         self.warm = warm
-        self.challengers: dict[tuple[Any, ...], Served] = {}
+        self.challengers: dict[tuple[Any, ...], tuple[Served, str]] = {}
         self.drifts: dict[tuple[str, int], DriftResult] = {}
         self.scores: dict[tuple[str, int], np.ndarray] = {}
 
@@ -247,23 +265,52 @@ class _Replay:
         record.reasons = decision.reasons
         if decision.outcome != "retrain" or not unseen:
             return record, served
-        challenger, holdout = self._challenger(served, index, unseen)
+        built = self._challenger(policy, served, index, records)
+        if isinstance(built, str):
+            record.reasons = decision.reasons + [built]
+            record.action = "retrain-keep"
+            return record, served
+        challenger, holdout, window = built
         x_holdout, y_holdout = labelled_rows(holdout, config)
         threshold = config.decision_threshold
+        new_scores = challenger.outcome.model.predict_proba(x_holdout)[:, 1]
+        old_scores = served.outcome.model.predict_proba(x_holdout)[:, 1]
+        paired = paired_difference(y_holdout, new_scores, old_scores, config.primary_metric)
         promotion = promotion_decision(
-            evaluate(challenger.outcome.model, x_holdout, y_holdout, threshold),
-            evaluate(served.outcome.model, x_holdout, y_holdout, threshold),
+            score_metrics(new_scores, y_holdout, threshold),
+            score_metrics(old_scores, y_holdout, threshold),
             thresholds,
             config.primary_metric,
+            paired=paired,
         )
         hindsight = score_metrics(self._scores(challenger, index), labels, threshold)["roc_auc"]
         record.false_alarm = hindsight - realized < thresholds.min_improvement
         record.reasons = decision.reasons + promotion.reasons
+        record.window = window
         if promotion.outcome == "promote":
             record.action = "retrain-promote"
+            record.promotion_gain = self._gain_in_hindsight(challenger, served, index)
             return record, challenger
         record.action = "retrain-keep"
         return record, served
+
+    def _gain_in_hindsight(self, new: Served, old: Served, index: int) -> float | None:
+        """The promoted model's mean realized metric minus the replaced one's, on the months
+        that follow the promotion (at most ``label_delay_months + 2``, as the recovery is
+        judged)."""
+        following = range(
+            index + 1, min(index + 3 + self.config.label_delay_months, len(self.replay))
+        )
+        if not following:
+            return None
+        threshold = self.config.decision_threshold
+        gains = []
+        for month in following:
+            _, labels = labelled_rows(self.replay[month][1].frame, self.config)
+            after = score_metrics(self._scores(new, month), labels, threshold)["roc_auc"]
+            before = score_metrics(self._scores(old, month), labels, threshold)["roc_auc"]
+            gains.append(after - before)
+        return round(sum(gains) / len(gains), 4)
 
     def _decide(
         self,
@@ -293,7 +340,15 @@ class _Replay:
             estimated = served.estimator.estimate(scores, reference=served.trained_metric).drop
             matured = self._matured_drop(policy, served, index, records)
         return retrain_decision(
-            drifted, False, new_rows, None, False, thresholds, estimated, matured
+            drifted,
+            False,
+            new_rows,
+            None,
+            False,
+            thresholds,
+            estimated,
+            matured,
+            catch_up=served.catch_up,
         )
 
     def _unseen(self, served: Served, index: int) -> list[int]:
@@ -325,6 +380,8 @@ class _Replay:
 
     def _drift(self, served: Served, index: int) -> DriftResult:
         """Drift of the month against the serving model's training data; its labels hidden."""
+        import numpy as np
+
         key = (served.key, index)
         if key not in self.drifts:
             period, batch = self.replay[index]
@@ -339,46 +396,76 @@ class _Replay:
                 f"training data of {served.key}",
                 period,
                 model=served.outcome.model,
+                reference_scores=(
+                    np.array(served.outcome.test_scores),
+                    f"the held-out test split of {served.key}",
+                ),
             )
         return self.drifts[key]
 
     def _challenger(
-        self, served: Served, index: int, unseen: list[int]
-    ) -> tuple[Served, pd.DataFrame]:
-        """A challenger learning from the unseen matured months but the newest, compared on it.
+        self, policy: str, served: Served, index: int, records: list[BacktestMonth]
+    ) -> tuple[Served, pd.DataFrame, str] | str:
+        """A challenger trained on the best of the change-aware windows, and the rows to judge
+        it on: the monthly cycle's ``model.trainingsets``, on the months in memory.
 
-        With one unseen month, half of it is learned from and half compared on.
+        Returns why not (a sentence) when the validation rows cannot compare two models.
         """
-        import pandas as pd
-        from sklearn.model_selection import train_test_split
-
-        newest = unseen[-1]
-        newest_frame = self.replay[newest][1].frame
-        learn = unseen[:-1]
-        if learn:
-            extra = [self.replay[j][1].frame for j in learn]
-            holdout = newest_frame
-            key: tuple[Any, ...] = (served.key, tuple(learn))
-        else:
-            half, holdout = train_test_split(
-                newest_frame,
-                test_size=0.5,
-                stratify=newest_frame["__label__"],
-                random_state=self.seed,
+        delay, span = max(self.config.label_delay_months, 1), self.config.training_window_months
+        matured = [j for j in range(index) if delay <= index - j <= span]
+        months = [
+            LabelledMonth(self.replay[j][0], self.replay[j][1].frame, j in served.learned)
+            for j in matured
+        ]
+        evidence = [self._evidence(policy, j, records) for j in matured]
+        change = change_start(evidence, self.config.thresholds)
+        split = split_validation(months, change)
+        problem = too_few(split.validation, 40, MIN_ROWS_PER_CLASS)
+        if problem:
+            return (
+                f"but {split.evaluated_on.split(',')[0]} has {problem}: too few to compare a "
+                "challenger with the champion; the champion keeps serving"
             )
-            extra = [half]
-            key = (served.key, ("half", newest))
+        key: tuple[Any, ...] = (served.key, tuple(matured), change.period if change else None)
         if key not in self.challengers:
-            training = pd.concat([served.training, *extra], ignore_index=True)
-            outcome = refit(
-                self.config,
-                served.outcome.estimator_name,
-                served.outcome.best_params,
-                training,
-                self.seed,
+            estimator = (served.outcome.estimator_name, served.outcome.best_params)
+            training, choice = choose_training_rows(
+                self.config, served.training, split, change, estimator, self.seed
             )
-            learned = served.learned | (set(learn) if learn else {newest})
+            outcome = refit(self.config, estimator[0], estimator[1], training, self.seed)
+            # A window without the reference starts afresh: what it left out was weighed and
+            # set aside, so those months count as learned too.
+            considered = {
+                j for j in matured if self.replay[j][0] in {m.name for m in split.training}
+            }
+            learned = frozenset(served.learned | considered)
+            kept = [c for c in training.columns if c != WEIGHT_COLUMN]
             # Versions are numbered in the order they are trained; v1 is the first champion.
             name = f"v{len(self.challengers) + 2}"
-            self.challengers[key] = self._served(name, outcome, training, frozenset(learned))
-        return self.challengers[key], holdout
+            fresh = self._served(name, outcome, training[kept], learned)
+            if choice.chosen == SINCE_CHANGE and change is not None:
+                wanted = served.since_change[1] if served.since_change else len(served.training)
+                fresh.since_change = (change.period, wanted)
+            elif served.since_change is not None:
+                # Its reference is the since-change rows: it is still catching up.
+                fresh.since_change = served.since_change
+            self.challengers[key] = (fresh, choice.chosen)
+        challenger, chosen = self.challengers[key]
+        return challenger, split.validation, chosen
+
+    def _evidence(self, policy: str, month: int, records: list[BacktestMonth]) -> MonthEvidence:
+        """What a matured month says about change: the realized drop of the model that served
+        it (its labels are in), and its drift when the policy measured it."""
+        record = records[month].policies[policy]
+        drop = None
+        if record.metric is not None and not math.isnan(record.metric):
+            drop = round(record.trained_metric - record.metric, 4)
+        drift = self.drifts.get((record.version, month))
+        return MonthEvidence(
+            period=records[month].period,
+            realized_drop=drop,
+            drift_share=drift.drift_share if drift else None,
+            prediction_drifted=(
+                drift.prediction_drift.detected if drift and drift.prediction_drift else None
+            ),
+        )

@@ -61,9 +61,17 @@ def drift_step(
             f"no --reference given and model '{config.name}' has no champion to take it from"
         )
     model = registry.load_model(champion) if champion is not None else None
-    estimator = None
+    estimator, held_out = None, None
     if champion is not None and model is not None:
         estimator = performance_estimator(registry, config, champion, model, reference_batch)
+        holdout = registry.load_holdout_scores(champion)
+        if reference is None and holdout is not None:
+            # Not the training rows scored in-sample: an overfit champion is surer of those than
+            # of any new month, and its score distribution would "drift" with nothing changed.
+            held_out = (
+                holdout["score"].to_numpy(),
+                f"the held-out test split of v{champion.version}",
+            )
     result, snapshot = detect_drift(
         config,
         reference_batch,
@@ -74,6 +82,7 @@ def drift_step(
         model_version=champion.version if champion else None,
         reference_metrics=champion.metrics if champion else None,
         estimator=estimator,
+        reference_scores=held_out,
     )
     with staged_outputs(out_dir) as outputs:
         staged_html = outputs.path(HTML_FILE)

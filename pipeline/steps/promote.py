@@ -151,6 +151,56 @@ def promote_from_event(
     return result
 
 
+MERGED_EVENT = "merged_event.json"
+
+
+def play_merge_step(settings: Settings, config: ModelConfig, out_dir: Path) -> Path:
+    """A dry run's stand-in for merging the period's promotion PR; returns the event's path.
+
+    Merging changes one file, the model card, and makes GitHub send a ``pull_request`` event:
+    this writes the card the PR would commit (``promotion_card.md``, from the dry-run report)
+    to ``model_cards_dir`` and the event to ``merged_event.json``, for `pipeline promote
+    --event` to act on exactly as ``promote.yml`` does. A played merge has no PR number (0).
+    """
+    from pipeline.reporting.report import PULL_CARD
+    from pipeline.results import read_json_if_exists, write_json_atomic
+    from pipeline.steps.retrain import RETRAIN_FILE
+
+    card = out_dir / PULL_CARD
+    retrain = read_json_if_exists(out_dir / RETRAIN_FILE)
+    version = retrain.get("challenger_version")
+    if not card.exists() or version is None:
+        decision = retrain.get("decision", "no retrain.json")
+        raise DataError(
+            f"{out_dir} has no promotion PR to merge ({PULL_CARD} is written by a dry run whose "
+            f"retrain decision is promote or refuse; this one's is {decision})"
+        )
+    cards = settings.path(settings.model_cards_dir)
+    cards.mkdir(parents=True, exist_ok=True)
+    target = cards / f"{config.name}.md"
+    staged = target.with_name(f".{target.name}.tmp")
+    staged.write_text(card.read_text(encoding="utf-8"), encoding="utf-8")
+    staged.replace(target)
+    labels = ["model-promotion", config.name]
+    event = {
+        "action": "closed",
+        "number": 0,
+        "pull_request": {
+            "number": 0,
+            "title": f"Promote {config.name} v{version} to champion",
+            "merged": True,
+            "state": "closed",
+            "base": {"ref": "main"},
+            "head": {"ref": f"promote/{config.name}-v{version}"},
+            "labels": [{"name": name} for name in labels],
+        },
+        "repository": {"default_branch": "main"},
+    }
+    path = write_json_atomic(out_dir / MERGED_EVENT, event)
+    log.info("played the merge of v%d's promotion PR: %s now names it", version, target)
+    return path
+
+
 def event_model(event_path: Path, models: Iterable[str]) -> str | None:
     """The configured model a promotion PR's branch names, or None (then the default applies)."""
     try:

@@ -1,13 +1,15 @@
 """`pipeline retrain`: asks the policy whether to retrain, trains a challenger, compares it.
 
-The challenger learns from the champion's reference data plus recent labelled rows, and the
-two are compared on recent rows neither learned from, so "better" means better on the same
-recent data: half of this batch's labels when it has them; otherwise (labels arrive late) the
-matured months the champion has not learned from, compared on the newest of them.
+The challenger learns from recent labelled rows (with the champion's reference data, or only
+the months since a located change, whichever validates better), and the two are compared on
+recent rows neither learned from, with a paired test: "better" means better on the same recent
+data, by more than noise. The recent rows are this batch's labels when it has them; otherwise
+(labels arrive late) the matured months, the newest of them judging.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import logging
 import time
@@ -25,10 +27,24 @@ from pipeline.model.periods import is_month, months_between
 from pipeline.model.predict import SUMMARY_FILE
 from pipeline.model.schema import ValidatedBatch, validate_batch
 from pipeline.model.train import train
+from pipeline.model.trainingsets import (
+    MIN_VALIDATION_ROWS,
+    LabelledMonth,
+    WindowChoice,
+    choose_training_rows,
+    split_validation,
+    too_few,
+)
+from pipeline.monitoring.comparison import (
+    MIN_ROWS_PER_CLASS,
+    PAIRED_ARTIFACT,
+    PairedDifference,
+    paired_difference,
+)
 from pipeline.monitoring.drift import DRIFT_FILE
 from pipeline.monitoring.fairness import RECENT_FAIRNESS_ARTIFACT, model_fairness
 from pipeline.monitoring.importance import STABILITY_ARTIFACT, compare_importance
-from pipeline.monitoring.performance import evaluate, labelled_rows
+from pipeline.monitoring.performance import labelled_rows, positive_scores, score_metrics
 from pipeline.monitoring.policy import (
     Decision,
     drift_asks_retrain,
@@ -37,7 +53,8 @@ from pipeline.monitoring.policy import (
     promotion_decision,
     retrain_decision,
 )
-from pipeline.reporting.cards import CARD_FILE, gather_card_facts
+from pipeline.monitoring.windows import SINCE_CHANGE, MonthEvidence, change_start
+from pipeline.reporting.cards import CARD_FILE, TRAINING_WINDOW_TAG, gather_card_facts
 from pipeline.reporting.operations import record_seconds
 from pipeline.reporting.report import text_only_facts
 from pipeline.results import (
@@ -54,7 +71,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("pipeline")
 
 RETRAIN_FILE = "retrain.json"
-_MIN_HOLDOUT_LABELS = 40
 
 
 @dataclass
@@ -63,6 +79,8 @@ class Comparison:
     rows: int
     challenger: dict[str, float]
     champion: dict[str, float] | None
+    # The paired test of the primary metric's difference on these rows (``PairedDifference``).
+    paired: dict[str, Any] | None = None
 
 
 @dataclass
@@ -85,6 +103,8 @@ class RetrainResult:
     importance: dict[str, Any] | None = None
     created_at: str = ""
     batch_digest: str = ""
+    # How the training rows were chosen: the change located, each window tried (``WindowChoice``).
+    windows: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RetrainResult:
@@ -96,6 +116,10 @@ class RetrainResult:
 
 
 LEARNED_PERIODS_TAG = "driftgate.learned_periods"  # matured periods a version learned from
+# A version that learned only the months since a change: where it began, and how many rows the
+# model it replaced had learned (it retrains as months mature until it has as many).
+CHANGE_PERIOD_TAG = "driftgate.change_period"
+ROWS_WANTED_TAG = "driftgate.rows_wanted"
 
 
 @dataclass
@@ -193,6 +217,14 @@ def should_retrain(
         scored_by = latest.performance.get("model_version")
         if realized is not None and trained is not None and scored_by == champion.version:
             matured = (latest.period, round(float(trained) - float(realized), 4))
+    catch_up = None
+    if champion is not None and champion.run_tags.get(ROWS_WANTED_TAG):
+        learned_rows = sum(int(champion.params.get(k, 0) or 0) for k in ("train_rows", "test_rows"))
+        catch_up = (
+            champion.run_tags.get(CHANGE_PERIOD_TAG, "?"),
+            learned_rows,
+            int(champion.run_tags[ROWS_WANTED_TAG]),
+        )
     detected, share = bool(drift.get("drift_detected")), float(drift.get("drift_share", 0.0))
     drifted = drift_asks_retrain(detected, share, config.thresholds)
     return retrain_decision(
@@ -205,6 +237,7 @@ def should_retrain(
         estimated_drop=None if estimated is None else float(estimated),
         matured_drop=matured,
         drift_note=drift_note(detected, share, config.thresholds),
+        catch_up=catch_up,
     )
 
 
@@ -222,9 +255,12 @@ def run_retrain(
 ) -> RetrainResult:
     """Decide, maybe train, compare; write ``retrain.json`` and tag the challenger in MLflow.
 
-    With labels in the batch, the challenger learns from half of them and both models are
-    compared on the other half. Without (labels arrive late), it learns from the matured
-    periods the champion has not seen and both are compared on the newest matured period.
+    The labelled months are the matured periods within the training window and, when it has
+    labels, this batch. The newest of them judges: whole, or its later half when it is the only
+    new month or the only one since the change (``model.trainingsets``). Where the evidence
+    locates a change, the challenger's rows are the best of the candidate windows on those
+    validation rows; the challenger is then compared with the champion on the same rows, with
+    the paired test the promotion gate reads.
     """
     now = datetime.now(timezone.utc)
     champion = registry.by_alias(CHAMPION)
@@ -249,34 +285,140 @@ def run_retrain(
         reference = validate_batch(raw, config, f"reference of version {champion.version}").frame
     frame = current.frame
     recent = frame[frame["__label__"].notna()] if current.has_labels else frame.iloc[0:0]
-    learned = list(history.learned) if history else []
-    if len(recent) < 2 * _MIN_HOLDOUT_LABELS and history and history.periods:
-        training, holdout, evaluated_on, added = _split_history(config, history, reference, seed)
-        learned += [name for name in added if name not in learned]
-    else:
+    history = history or LabelledHistory()
+    months = [
+        LabelledMonth(p.period, p.frame(config), p.period in history.learned)
+        for p in history.periods
+    ]
+    with_current = len(recent) >= 2 * MIN_VALIDATION_ROWS
+    if with_current:
+        months.append(LabelledMonth(period or "this batch", recent))
+    if not any(not m.learned for m in months):
+        # Forced without fresh labels: the reference alone, compared on a slice of it.
         training, holdout, evaluated_on = _split_recent(recent, reference, seed)
-        rows = len(training) - (0 if reference is None else len(reference))
-        added = {period or "this batch": rows}
+        return _train_and_compare(
+            registry,
+            config,
+            result,
+            decision,
+            out_file,
+            champion,
+            training,
+            holdout,
+            evaluated_on,
+            {},
+            list(history.learned),
+            None,
+            seed,
+            period,
+        )
+    evidence = _month_evidence(registry, config, months, drift if with_current else None)
+    change = change_start(evidence, config.thresholds)
+    split = split_validation(months, change)
+    problem = too_few(split.validation, MIN_VALIDATION_ROWS, MIN_ROWS_PER_CLASS)
+    if problem:
+        # Bad input is said, not crashed on: the champion keeps serving.
+        result.reasons = decision.reasons + [
+            f"but {split.evaluated_on.split(',')[0]} has {problem}: too few to compare a "
+            "challenger with the champion, so none was trained; the champion keeps serving"
+        ]
+        write_json_atomic(out_file, result)
+        return result
+    estimator = _champion_estimator(config, champion)
+    training, choice = choose_training_rows(config, reference, split, change, estimator, seed)
+    window = next(c for c in choice.candidates if c["window"] == choice.chosen)
+    learned_before = list(history.learned)
+    if window["with_reference"]:
+        added = {
+            m.name: len(m.frame)
+            for m in split.training
+            if not m.learned and m.name in window["periods"]
+        }
+        learned = learned_before + [n for n in added if n not in learned_before]
+    else:
+        added = {m.name: len(m.frame) for m in split.training if m.name in window["periods"]}
+        # The months before the change were weighed and set aside: none of them is new.
+        learned = learned_before + [m.name for m in split.training if m.name not in learned_before]
+    return _train_and_compare(
+        registry,
+        config,
+        result,
+        decision,
+        out_file,
+        champion,
+        training,
+        split.validation,
+        split.evaluated_on,
+        added,
+        learned,
+        choice,
+        seed,
+        period,
+        keep_lineage=bool(window["with_reference"]),
+    )
+
+
+def _train_and_compare(
+    registry: Registry,
+    config: ModelConfig,
+    result: RetrainResult,
+    decision: Decision,
+    out_file: Path,
+    champion: ModelVersionInfo | None,
+    training: pd.DataFrame,
+    holdout: pd.DataFrame,
+    evaluated_on: str,
+    added: dict[str, int],
+    learned: list[str],
+    choice: WindowChoice | None,
+    seed: int,
+    period: str,
+    keep_lineage: bool = True,
+    reference_rows: int = 0,
+) -> RetrainResult:
+    """Train the challenger on ``training``, compare it with the champion on ``holdout``."""
     outcome = train(config, training, seed)
     trigger = "; ".join(decision.reasons)
     # The card's "training data" names every period the rows came from, oldest first.
-    sources = [champion.run_tags.get(TRAINING_DATA_TAG, "")] if champion else []
+    sources = [champion.run_tags.get(TRAINING_DATA_TAG, "")] if champion and keep_lineage else []
     sources += [f"{name}: {rows} labelled rows" for name, rows in added.items()]
+    if not added and champion is not None:
+        sources.append(f"held-out 80% of v{champion.version}'s training data")
     tags = {TRAINING_DATA_TAG: "; ".join(s for s in sources if s)}
     if learned:
         tags[LEARNED_PERIODS_TAG] = ",".join(learned)
     if period:
         tags["driftgate.period"] = period
+    if choice is not None:
+        chosen = next(c for c in choice.candidates if c["window"] == choice.chosen)
+        tags[TRAINING_WINDOW_TAG] = f"{choice.chosen}, {chosen['description']}"
+        inherited = champion.run_tags if champion is not None else {}
+        if choice.chosen == SINCE_CHANGE and choice.change_period and champion is not None:
+            wanted = inherited.get(ROWS_WANTED_TAG) or str(reference_rows)
+            tags[CHANGE_PERIOD_TAG], tags[ROWS_WANTED_TAG] = choice.change_period, wanted
+        elif inherited.get(ROWS_WANTED_TAG) and chosen["with_reference"]:
+            # Its reference is the since-change rows: it is still catching up.
+            tags[CHANGE_PERIOD_TAG] = inherited.get(CHANGE_PERIOD_TAG, "")
+            tags[ROWS_WANTED_TAG] = inherited[ROWS_WANTED_TAG]
     info = registry.log_training(outcome, training, reason=trigger, tags=tags)
 
     features, labels = labelled_rows(holdout, config)
-    challenger_metrics = evaluate(outcome.model, features, labels, config.decision_threshold)
+    threshold = config.decision_threshold
+    challenger_scores = positive_scores(outcome.model, features)
+    challenger_metrics = score_metrics(challenger_scores, labels, threshold)
     fairness = {"challenger": model_fairness(outcome.model, holdout, labels, config, evaluated_on)}
-    champion_metrics, champion_model = None, None
+    champion_metrics, champion_model, paired = None, None, None
     if champion is not None:
         champion_model = registry.load_model(champion)
-        champion_metrics = evaluate(champion_model, features, labels, config.decision_threshold)
+        champion_scores = positive_scores(champion_model, features)
+        champion_metrics = score_metrics(champion_scores, labels, threshold)
         fairness["champion"] = model_fairness(champion_model, holdout, labels, config, evaluated_on)
+        try:
+            paired = paired_difference(
+                labels, challenger_scores, champion_scores, config.primary_metric, threshold
+            )
+        except DataError as error:
+            log.warning("no paired comparison: %s", error)
     importance: Any = None
     if not config.text_only:
         importance = compare_importance(
@@ -293,14 +435,23 @@ def run_retrain(
         fairness["challenger"].metrics(), config.fairness, config.thresholds, "challenger"
     )
     promotion = promotion_decision(
-        challenger_metrics, champion_metrics, config.thresholds, config.primary_metric, gate
+        challenger_metrics,
+        champion_metrics,
+        config.thresholds,
+        config.primary_metric,
+        gate,
+        paired=paired,
     )
     registry.add_to_run(
         info.run_id,
-        metrics={f"recent_{k}": v for k, v in fairness["challenger"].metrics().items()},
+        metrics={
+            **{f"recent_{k}": v for k, v in fairness["challenger"].metrics().items()},
+            **(_paired_metrics(paired) if paired else {}),
+        },
         documents={
             STABILITY_ARTIFACT: importance or {},
             RECENT_FAIRNESS_ARTIFACT: fairness,
+            **({PAIRED_ARTIFACT: paired} if paired else {}),
         },
     )
     registry.tag_version(info.version, "driftgate.decision", promotion.outcome)
@@ -325,7 +476,9 @@ def run_retrain(
         rows=len(labels),
         challenger=_rounded(challenger_metrics),
         champion=_rounded(champion_metrics) if champion_metrics else None,
+        paired=to_jsonable(paired) if paired else None,
     )
+    result.windows = to_jsonable(choice) if choice else None
     result.fairness = to_jsonable(fairness)
     result.importance = to_jsonable(importance)
     if config.text_only:
@@ -334,50 +487,110 @@ def run_retrain(
     return result
 
 
+def _paired_metrics(paired: PairedDifference) -> dict[str, float]:
+    """The paired comparison in MLflow, beside the challenger's other metrics."""
+    name = f"recent_{paired.metric}_difference"
+    return {
+        name: paired.difference,
+        f"{name}_lower": paired.lower,
+        f"{name}_upper": paired.upper,
+        f"recent_{paired.metric}_probability_better": paired.probability_better,
+    }
+
+
+def _champion_estimator(
+    config: ModelConfig, champion: ModelVersionInfo | None
+) -> tuple[str, dict[str, Any]]:
+    """The champion's estimator and hyper-parameters, as its training run logged them.
+
+    MLflow keeps parameters as text; they are read back as Python literals (``None``, numbers).
+    Without a champion (or an estimator it no longer names), the first configured candidate
+    with its defaults.
+    """
+    if champion is None or champion.params.get("estimator") not in config.candidates:
+        return config.candidates[0], {}
+    params: dict[str, Any] = {}
+    for key, text in champion.params.items():
+        if key.startswith("best."):
+            try:
+                params[key.removeprefix("best.")] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                params[key.removeprefix("best.")] = text
+    return champion.params["estimator"], params
+
+
+def _month_evidence(
+    registry: Registry,
+    config: ModelConfig,
+    months: list[LabelledMonth],
+    current_drift: dict[str, Any] | None,
+) -> list[MonthEvidence]:
+    """What each labelled month's files say about change, oldest first.
+
+    A matured month: its realized ROC AUC against the test ROC AUC of the version that scored
+    it, and its own drift result. The current batch (the last month, when ``current_drift`` is
+    given): this run's drift result, its concept drift the realized drop.
+    """
+    root = registry.settings.path(registry.settings.output_dir) / config.name
+    trained: dict[int, float | None] = {}
+
+    def test_metric(version: Any) -> float | None:
+        if not isinstance(version, int):
+            return None
+        if version not in trained:
+            try:
+                found = registry.version(version).metrics.get("test_roc_auc")
+            except RegistryError:
+                found = None
+            trained[version] = None if found is None else float(found)
+        return trained[version]
+
+    evidence = []
+    matured = months[:-1] if current_drift is not None else months
+    for month in matured:
+        folder = root / month.name
+        performance = read_json_if_exists(folder / PERFORMANCE_FILE)
+        realized = (performance.get("metrics") or {}).get("roc_auc")
+        reference = test_metric(performance.get("model_version"))
+        drop = None
+        if realized is not None and realized == realized and reference is not None:
+            drop = round(reference - float(realized), 4)
+        evidence.append(_drift_evidence(month.name, read_json_if_exists(folder / DRIFT_FILE), drop))
+    if current_drift is not None:
+        concept = current_drift.get("concept_drift") or {}
+        evidence.append(_drift_evidence(months[-1].name, current_drift, concept.get("drop")))
+    return evidence
+
+
+def _drift_evidence(name: str, drift: dict[str, Any], drop: Any) -> MonthEvidence:
+    prediction = drift.get("prediction_drift") or {}
+    estimated = drift.get("estimated_performance") or {}
+    share = drift.get("drift_share")
+    return MonthEvidence(
+        period=name,
+        realized_drop=None if drop is None else float(drop),
+        drift_share=None if share is None else float(share),
+        prediction_drifted=prediction.get("detected") if prediction else None,
+        estimated_drop=None if estimated.get("drop") is None else float(estimated["drop"]),
+    )
+
+
 def _split_recent(
     recent: pd.DataFrame, reference: pd.DataFrame | None, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Training rows (reference plus half the recent labels) and the rows to compare on."""
-    import pandas as pd
+    """Training rows and the rows to compare on, when no new month has enough labels.
+
+    Forced retraining without fresh labels compares on a held-out slice of the reference.
+    """
     from sklearn.model_selection import train_test_split
 
-    labels = recent["__label__"]
-    if len(recent) >= 2 * _MIN_HOLDOUT_LABELS and labels.nunique() == 2:
-        learn, holdout = train_test_split(recent, test_size=0.5, stratify=labels, random_state=seed)
-        training = pd.concat([f for f in (reference, learn) if f is not None], ignore_index=True)
-        return training, holdout, f"held-out half of this period's labelled rows ({len(holdout)})"
+    del recent  # too few to learn from and judge on both
     if reference is None:
         raise DataError("no champion and too few labelled rows to train and compare a model")
-    # Forced retraining without fresh labels: compare on a held-out slice of the reference.
     learn, holdout = train_test_split(
         reference, test_size=0.2, stratify=reference["__label__"], random_state=seed
     )
     return learn, holdout, f"held-out 20% of the reference data ({len(holdout)} rows)"
-
-
-def _split_history(
-    config: ModelConfig, history: LabelledHistory, reference: pd.DataFrame | None, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, int]]:
-    """Training rows (reference plus the unseen matured periods) and the newest period's rows.
-
-    With a single matured period, half of it is learned from and half compared on.
-    """
-    import pandas as pd
-
-    newest = history.periods[-1]
-    newest_frame = newest.frame(config)
-    earlier = {
-        p.period: p.frame(config) for p in history.periods[:-1] if p.period not in history.learned
-    }
-    if not earlier:
-        training, holdout, _ = _split_recent(newest_frame, reference, seed)
-        where = f"held-out half of {newest.period}'s late-labelled rows ({len(holdout)})"
-        rows = len(training) - (0 if reference is None else len(reference))
-        return training, holdout, where, {newest.period: rows}
-    frames = [f for f in (reference, *earlier.values()) if f is not None]
-    training = pd.concat(frames, ignore_index=True)
-    where = f"{newest.period}'s late-labelled rows ({len(newest_frame)}), learned by neither model"
-    return training, newest_frame, where, {name: len(f) for name, f in earlier.items()}
 
 
 def _rounded(metrics: dict[str, float]) -> dict[str, float]:

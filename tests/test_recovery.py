@@ -1,0 +1,87 @@
+"""The loop closes: a changed world, its labels, a challenger of the new world, the merge.
+
+What ``scripts/cycle.sh`` shows a newcomer, on the attrition model with labels a month late:
+two ordinary months, then the world changes (concept and covariate drift from May on). June's
+run ingests May's labels, sees the realized drop, locates the change in May and trains its
+challenger on the candidate windows; the promotion PR states the paired difference; the played
+merge promotes it, and July is served by the new champion.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_cli
+
+from pipeline.config import load_settings
+from pipeline.edges.registry import CHAMPION, Registry
+
+pytestmark = pytest.mark.slow  # five monthly cycles and two trainings on a real MLflow store
+
+
+@pytest.fixture
+def changed(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'recovery.db'}")
+    monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(project / "artifacts"))
+    monkeypatch.setenv("PIPELINE_ATTRITION_LABEL_DELAY_MONTHS", "1")
+    monkeypatch.setenv("PIPELINE_ATTRITION_BATCH_ROWS", "1600")
+    cards = project / "cards"
+    cards.mkdir()
+    shutil.copy(REPO / "model_cards" / "attrition.md", cards / "attrition.md")
+    monkeypatch.setenv("PIPELINE_MODEL_CARDS_DIR", str(cards))
+    return project
+
+
+def test_a_changed_world_is_learned_proposed_merged_and_served(changed: Path) -> None:
+    for period in ("2026-03", "2026-04"):
+        done = run_cli("run", "--period", period, "--steps", "predict,drift", "--dry-run")
+        assert done.code == 0, done.stderr
+    for period in ("2026-05", "2026-06"):
+        done = run_cli("run", "--period", period, "--simulate-drift", "--dry-run")
+        assert done.code == 0, done.stderr
+    outputs = changed / "outputs" / "attrition"
+    # May: the drift issue, written before any of the changed month's labels exist.
+    may = (outputs / "2026-05" / "issue.md").read_text()
+    assert may.startswith("**Drift detected")
+
+    # June: May's labels arrived and show the drop; the change is located in May, the only
+    # month since it, so May is split in time: its earlier half learned, its later half judges.
+    retrain = json.loads((outputs / "2026-06" / "retrain.json").read_text())
+    assert any("on 2026-05 dropped by" in reason for reason in retrain["trigger"])
+    windows = retrain["windows"]
+    assert windows["change_period"] == "2026-05"
+    assert [c["window"] for c in windows["candidates"]] == ["window", "since_change", "weighted"]
+    assert all(c["validation_score"] is not None for c in windows["candidates"])
+    assert windows["evaluated_on"].startswith("the later half of 2026-05's labelled rows (800)")
+    assert retrain["decision"] == "promote", retrain["reasons"]
+    paired = retrain["comparison"]["paired"]
+    assert paired["method"] == "DeLong" and paired["rows"] == 800
+    assert paired["lower"] > 0 and paired["probability_better"] >= 0.975
+
+    issue = (outputs / "2026-06" / "issue.md").read_text()
+    assert "| window | months | rows | validation roc_auc |" in issue
+    assert f"Chosen: {windows['why']}." in issue
+    pull = (outputs / "2026-06" / "promotion_pr.md").read_text()
+    assert "95% interval" in pull and "challenger better with probability" in pull
+
+    # The played merge: the card the PR commits, the event GitHub would send, promote --event.
+    played = run_cli("play-merge", "--period", "2026-06")
+    assert played.code == 0, played.stderr
+    event = Path(played.stdout.strip())
+    assert json.loads(event.read_text())["pull_request"]["merged"] is True
+    card = (changed / "cards" / "attrition.md").read_text()
+    assert f"version: {retrain['challenger_version']}" in card
+    promoted = run_cli("promote", "--event", str(event), "--dry-run")
+    assert promoted.code == 0, promoted.stderr
+    settings = load_settings()
+    champion = Registry(settings, settings.model("attrition")).by_alias(CHAMPION)
+    assert champion is not None and champion.version == retrain["challenger_version"]
+
+    # July is served by the new champion, its drift measured against what it learned.
+    done = run_cli("run", "--period", "2026-07", "--simulate-drift", "--dry-run")
+    assert done.code == 0, done.stderr
+    july = json.loads((outputs / "2026-07" / "predict.json").read_text())
+    assert july["model_version"] == retrain["challenger_version"]
