@@ -227,6 +227,29 @@ def cmd_promote(args: argparse.Namespace, settings: Settings) -> Any:
     )
 
 
+def cmd_walkthrough(args: argparse.Namespace, settings: Settings) -> Any:
+    from pipeline.cycle import run_walkthrough
+    from pipeline.model.periods import current_period
+
+    names = args.models or sorted(settings.models)
+    results = run_walkthrough(
+        settings, [settings.model(name) for name in names], current_period(), args.engine
+    )
+    lines = []
+    for result in results:
+        outputs = settings.output_dir_for(result.model, "x").parent
+        outcome = (
+            f"v{result.proposed_version} promoted by the played merge"
+            if result.promoted
+            else "no promotion"
+        )
+        lines.append(
+            f"{result.model}: world changed in {result.change_period}; {outcome}; issues in "
+            f"{outputs}/<period>/issue.md"
+        )
+    return "\n".join(lines)
+
+
 def cmd_play_merge(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.steps.promote import play_merge_step
 
@@ -489,6 +512,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated part of the cycle to run (default: all four steps)",
     )
     add_engine(run)
+
+    walkthrough = add(
+        "walkthrough",
+        cmd_walkthrough,
+        "dry run: each model's loop closed once (ordinary months, a changed world, its "
+        "recovery, the played merge): what scripts/cycle.sh runs",
+    )
+    walkthrough.add_argument("--models", nargs="+", help="default: every configured model")
+    add_engine(walkthrough)
 
     history = add("history", cmd_history, "versions, aliases, promotions and drift, newest first")
     history.add_argument("--json", action="store_true", help="the history as JSON, not a table")

@@ -14,12 +14,13 @@ from pathlib import Path
 from pipeline.config import GitHubTarget, ModelConfig, Settings
 from pipeline.edges.alerts import alert_text, send_alert
 from pipeline.edges.registry import CHAMPION, Registry
-from pipeline.errors import ConfigError
-from pipeline.model.periods import period_seed
+from pipeline.errors import ConfigError, GateError
+from pipeline.model.periods import period_seed, shift_month
 from pipeline.results import set_step_outputs, to_jsonable, write_json_atomic
 from pipeline.steps.drift import drift_step
 from pipeline.steps.labels import ingest_matured_labels, label_inbox
 from pipeline.steps.predict import predict_step, project_relative
+from pipeline.steps.promote import play_merge_step, promote_from_event
 from pipeline.steps.report import report_failure, report_step
 from pipeline.steps.retrain import retrain_step
 from pipeline.steps.train import generate_batch, train_step
@@ -149,3 +150,58 @@ def run_cycle(
     # The workflow's later jobs run their steps on the same period and batch.
     set_step_outputs({"period": period, "batch": project_relative(current, settings.project_root)})
     return result
+
+
+@dataclass
+class WalkthroughResult:
+    """One model's closed loop, as ``scripts/cycle.sh`` shows it."""
+
+    model: str
+    change_period: str
+    runs: list[CycleResult]
+    proposed_version: int | None
+    promoted: bool
+
+
+def run_walkthrough(
+    settings: Settings, models: list[ModelConfig], this_month: str, engine: str | None = None
+) -> list[WalkthroughResult]:
+    """The loop closed once per model on the embedded defaults, in dry run (one process).
+
+    Two ordinary months are scored and checked; then the world changes: from month
+    ``this_month - (label_delay_months + 1)`` on, every batch is drifted (covariate and concept)
+    and each month's run writes its drift issue. Last month the changed month's labels have
+    matured, so its run sees the realized drop and proposes a challenger of the new world; its
+    merge is played (``play-merge``, then ``promote --event`` as promote.yml does) and this
+    month is served by whichever champion that leaves.
+    """
+    from pipeline.reporting.report import PULL_CARD
+
+    done = []
+    for config in models:
+        change = config.label_delay_months + 1
+        runs = []
+        for back in (change + 2, change + 1):
+            month = shift_month(this_month, -back)
+            runs.append(
+                run_cycle(settings, config, month, steps=("predict", "drift"), engine=engine)
+            )
+        for back in range(change, 0, -1):
+            month = shift_month(this_month, -back)
+            runs.append(run_cycle(settings, config, month, simulate_drift=True, engine=engine))
+        proposed = settings.output_dir_for(config.name, shift_month(this_month, -1))
+        version, promoted = None, False
+        if (proposed / PULL_CARD).exists():
+            event = play_merge_step(settings, config, proposed)
+            try:
+                outcome = promote_from_event(settings, config, event, dry_run=True)
+                version, promoted = outcome.version, True
+            except GateError as refusal:
+                log.warning("%s: the played merge did not promote: %s", config.name, refusal)
+        runs.append(run_cycle(settings, config, this_month, simulate_drift=True, engine=engine))
+        done.append(
+            WalkthroughResult(
+                config.name, shift_month(this_month, -change), runs, version, promoted
+            )
+        )
+    return done

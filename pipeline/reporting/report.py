@@ -398,9 +398,9 @@ def windows_markdown(windows: dict[str, Any] | None) -> str:
     candidates = windows.get("candidates") or []
     if windows.get("change_period"):
         evidence = "; ".join(windows.get("change_evidence") or [])
-        opening = f"Change located in {windows['change_period']} ({evidence})."
+        opening = f"the change began in {windows['change_period']} ({evidence})."
     else:
-        opening = "No change located in the labelled months."
+        opening = "no change located in the labelled months."
     if len(candidates) < 2:
         return f"Training window: {opening} The challenger learned from everything matured."
     metric = windows.get("metric", "roc_auc")
