@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_cli
 
-from pipeline.config import load_settings
+from pipeline.config import ModelConfig, load_settings
 from pipeline.edges.registry import CHAMPION, Registry
+from pipeline.model.synthetic import generate
 
 pytestmark = pytest.mark.slow  # five monthly cycles and two trainings on a real MLflow store
 
@@ -85,3 +86,48 @@ def test_a_changed_world_is_learned_proposed_merged_and_served(changed: Path) ->
     assert done.code == 0, done.stderr
     july = json.loads((outputs / "2026-07" / "predict.json").read_text())
     assert july["model_version"] == retrain["challenger_version"]
+
+
+def test_a_kept_challenger_shadows_the_champion_and_is_proposed_on_its_months(
+    changed: Path, config: ModelConfig
+) -> None:
+    """A challenger kept earlier scores every batch beside the champion; once the labels of
+    those months arrive, both are judged on every row they both scored, and it is proposed."""
+    settings = load_settings()
+    registry = Registry(settings, config)
+    first = run_cli("run", "--period", "2026-03", "--steps", "predict,drift", "--dry-run")
+    assert first.code == 0, first.stderr
+    # v2 learned the world that is coming (concept drift), and was kept: it becomes the shadow.
+    world = changed / "new_world.csv"
+    data = generate(config, 1500, seed=77, drift="concept", start_id=77 * 10**6)
+    data.to_csv(world, index=False)
+    trained = run_cli("train", "--data", str(world))
+    assert trained.code == 0, trained.stderr
+    shadow = registry.by_alias("challenger")
+    assert shadow is not None and shadow.version == 2
+    registry.tag_version(2, "driftgate.decision", "keep")
+
+    for period in ("2026-04", "2026-05"):
+        done = run_cli("run", "--period", period, "--simulate-drift", "--dry-run")
+        assert done.code == 0, done.stderr
+    outputs = changed / "outputs" / "attrition"
+    april = outputs / "2026-04"
+    assert json.loads((april / "shadow" / "predict.json").read_text())["model_version"] == 2
+    # April's labels arrived in May: the champion's and the shadow's realized metrics.
+    performance = json.loads((april / "performance.json").read_text())
+    assert performance["model_version"] == 1 and performance["shadow"]["model_version"] == 2
+    assert performance["shadow"]["metrics"]["roc_auc"] > performance["metrics"]["roc_auc"]
+
+    retrain = json.loads((outputs / "2026-05" / "retrain.json").read_text())
+    assert retrain["decision"] == "promote" and retrain["retrained"] is False, retrain["reasons"]
+    assert retrain["challenger_version"] == 2
+    assert retrain["shadow"]["months"] == ["2026-04"]
+    assert retrain["comparison"]["evaluated_on"] == (
+        "2026-04: 1600 labelled rows both models scored as the months came"
+    )
+    assert retrain["reasons"][-1].startswith("judged on 2026-04")
+    issue = (outputs / "2026-05" / "issue.md").read_text()
+    assert "Challenger v2 (" in issue and "kept earlier, no new training" in issue
+    assert (outputs / "2026-05" / "promotion_pr.md").exists()
+    # Proposed now, it no longer shadows: its PR awaits a reviewer.
+    assert registry.version(2).tags["driftgate.decision"] == "promote"

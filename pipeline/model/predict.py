@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 PREDICTIONS_FILE = "predictions.parquet"
 SUMMARY_FILE = "predict.json"
+# A period's scores by the kept challenger (the shadow): its own predictions and summary.
+SHADOW_DIR = "shadow"
 HISTOGRAM_BINS = 10000
 T = TypeVar("T")
 

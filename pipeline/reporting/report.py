@@ -353,18 +353,28 @@ def _retrain_section(retrain: dict[str, Any] | None) -> str:
     if not retrain:
         return "## Retraining\n\nNot run."
     lines = ["## Retraining", ""]
-    if not retrain.get("retrained"):
+    shadow = retrain.get("shadow")
+    from_shadow = (
+        bool(shadow) and not retrain.get("retrained") and retrain.get("decision") == ("promote")
+    )
+    if not retrain.get("retrained") and not from_shadow:
         lines.append("Not retrained: " + "; ".join(retrain.get("reasons", [])) + ".")
+        if shadow:
+            lines += ["", shadow_markdown(shadow)]
         return "\n".join(lines)
     lines.append(f"Trigger: {'; '.join(retrain.get('trigger', []))}.")
     lines.append("")
     comparison = retrain.get("comparison") or {}
     challenger = comparison.get("challenger") or {}
     champion = comparison.get("champion") or {}
+    if from_shadow:
+        learned = "kept earlier, no new training"
+    else:
+        learned = f"{retrain.get('training_rows')} training rows"
     lines.append(
         f"Challenger v{retrain.get('challenger_version')} ({retrain.get('estimator')}, "
-        f"{retrain.get('training_rows')} training rows) vs champion "
-        f"v{retrain.get('champion_version')}, on {comparison.get('evaluated_on')}:"
+        f"{learned}) vs champion v{retrain.get('champion_version')}, on "
+        f"{comparison.get('evaluated_on')}:"
     )
     lines += ["", "| metric | challenger | champion |", "| --- | ---: | ---: |"]
     for metric, value in challenger.items():
@@ -376,6 +386,8 @@ def _retrain_section(retrain: dict[str, Any] | None) -> str:
     windows = windows_markdown(retrain.get("windows"))
     if windows:
         lines += ["", windows]
+    if shadow and not from_shadow:
+        lines += ["", shadow_markdown(shadow)]
     lines += ["", f"Decision: **{retrain.get('decision')}**"]
     lines += [f"- {reason}" for reason in retrain.get("reasons", [])]
     return "\n".join(lines)
@@ -389,6 +401,24 @@ def paired_line(paired: dict[str, Any] | None) -> str:
         f"Difference in {paired['metric']} (challenger minus champion, {paired['method']} on "
         f"the same {paired['rows']} rows): {PairedDifference(**paired).describe()}."
     )
+
+
+def shadow_markdown(shadow: dict[str, Any]) -> str:
+    """The kept challenger's evidence so far, in one sentence."""
+    version = shadow.get("version")
+    if not shadow.get("paired"):
+        return f"Shadow: {'; '.join(shadow.get('reasons') or [])}."
+    months = ", ".join(shadow.get("months") or [])
+    measured = PairedDifference(**shadow["paired"]).describe()
+    head = (
+        f"Shadow: challenger v{version}, kept earlier, scored {months} beside the champion; on "
+        f"their {shadow.get('rows')} labelled rows: {measured}"
+    )
+    if shadow.get("decision") == "promote":
+        return f"{head}. It is proposed."
+    why = next((r for r in shadow.get("reasons") or [] if r.startswith("challenger ")), "")
+    why = why.split(": ")[-1] if why else "not better"
+    return f"{head}. Not proposed yet: {why}."
 
 
 def windows_markdown(windows: dict[str, Any] | None) -> str:

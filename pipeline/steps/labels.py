@@ -26,7 +26,7 @@ from pipeline.model.labels import (
     validate_labels,
 )
 from pipeline.model.periods import is_month, months_between
-from pipeline.model.predict import PREDICTIONS_FILE, SUMMARY_FILE
+from pipeline.model.predict import PREDICTIONS_FILE, SHADOW_DIR, SUMMARY_FILE
 from pipeline.monitoring.drift import DRIFT_FILE
 from pipeline.monitoring.performance import score_metrics
 from pipeline.results import read_json, read_json_if_exists, staged_outputs
@@ -53,6 +53,9 @@ class RealizedPerformance:
     label_files: list[str]
     updated_at: str
     mlflow_run_id: str | None = None
+    # The kept challenger's realized metrics on the same rows, when it scored the period too:
+    # {"model_version", "metrics", "labelled_rows"}.
+    shadow: dict[str, Any] | None = None
 
 
 @dataclass
@@ -88,6 +91,7 @@ def labels_step(
 
     drift = read_json_if_exists(folder / DRIFT_FILE)
     performance = _performance(config, folder, drift, predictions, merged, key, file)
+    performance.shadow = _shadow_performance(config, folder, merged, key)
     performance.mlflow_run_id = _log_to_mlflow(settings, config, folder, drift, performance)
     # MLflow first, then both files in one staged move: a failed write leaves neither file new.
     with staged_outputs(folder) as outputs:
@@ -163,15 +167,10 @@ def _merge(
     return merged, len(new)
 
 
-def _performance(
-    config: ModelConfig,
-    folder: Path,
-    drift: dict[str, Any],
-    predictions: pd.DataFrame,
-    labels: pd.DataFrame,
-    key: str,
-    file: Path,
-) -> RealizedPerformance:
+def _realized(
+    config: ModelConfig, predictions: pd.DataFrame, labels: pd.DataFrame, key: str
+) -> tuple[dict[str, float], int, float]:
+    """Metrics of ``predictions`` on the labelled rows, their count and positive rate."""
     scored = predictions[[key, "score"]].assign(**{key: id_keys(predictions[key])})
     joined = scored.merge(labels, on=key, how="inner")
     joined = joined[joined["score"].notna()]
@@ -182,6 +181,32 @@ def _performance(
             joined["score"].to_numpy(), truth, config.decision_threshold
         ).items()
     }
+    rate = round(float(truth.mean()), 4) if len(truth) else 0.0
+    return metrics, len(joined), rate
+
+
+def _shadow_performance(
+    config: ModelConfig, folder: Path, labels: pd.DataFrame, key: str
+) -> dict[str, Any] | None:
+    """The shadow's realized metrics on the period's labels, when it scored the period."""
+    shadow = folder / SHADOW_DIR
+    if not (shadow / PREDICTIONS_FILE).exists():
+        return None
+    metrics, rows, _ = _realized(config, _read_parquet(shadow / PREDICTIONS_FILE), labels, key)
+    version = read_json_if_exists(shadow / SUMMARY_FILE).get("model_version")
+    return {"model_version": version, "metrics": metrics, "labelled_rows": rows}
+
+
+def _performance(
+    config: ModelConfig,
+    folder: Path,
+    drift: dict[str, Any],
+    predictions: pd.DataFrame,
+    labels: pd.DataFrame,
+    key: str,
+    file: Path,
+) -> RealizedPerformance:
+    metrics, labelled, positive_rate = _realized(config, predictions, labels, key)
     summary = read_json_if_exists(folder / SUMMARY_FILE)
     estimated = drift.get("estimated_performance")
     realized = metrics.get("roc_auc")
@@ -196,8 +221,8 @@ def _performance(
         period=folder.name,
         model_version=summary.get("model_version") or drift.get("model_version"),
         scored_rows=int(predictions["score"].notna().sum()),
-        labelled_rows=len(joined),
-        positive_rate=round(float(truth.mean()), 4) if len(truth) else 0.0,
+        labelled_rows=labelled,
+        positive_rate=positive_rate,
         metrics=metrics,
         estimated=estimated,
         estimation_error=error,
@@ -219,9 +244,14 @@ def _log_to_mlflow(
     metrics["realized_labelled_rows"] = float(performance.labelled_rows)
     if performance.estimation_error is not None:
         metrics["estimation_error_roc_auc"] = performance.estimation_error
+    tags = {}
+    if performance.shadow:
+        # The card's and the dashboard's "champion and shadow per month" read these back.
+        metrics.update({f"shadow_{k}": v for k, v in performance.shadow["metrics"].items()})
+        tags["driftgate.shadow_version"] = str(performance.shadow["model_version"])
     run_id = drift.get("mlflow_run_id")
     if run_id:
-        registry.add_to_run(str(run_id), metrics=metrics)
+        registry.add_to_run(str(run_id), metrics=metrics, tags=tags)
         return str(run_id)
     return registry.log_run(
         "labels",

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 from pipeline.config import ENGINES, ModelConfig, Settings
-from pipeline.edges.registry import CHAMPION, Registry
+from pipeline.edges.registry import CHALLENGER, CHAMPION, ModelVersionInfo, Registry
 from pipeline.errors import ConfigError
 from pipeline.model.data import dataset_location, is_uri
 from pipeline.model.engine import Engine, PandasEngine
-from pipeline.model.predict import SUMMARY_FILE, PredictionSummary
+from pipeline.model.predict import SHADOW_DIR, SUMMARY_FILE, PredictionSummary
 from pipeline.reporting.operations import record_seconds
 from pipeline.results import append_jsonl, set_step_outputs
 
@@ -42,6 +42,18 @@ def engine_for(settings: Settings, name: str | None = None) -> Engine:
     return PandasEngine(settings.predict_chunk_rows)
 
 
+def shadow_version(registry: Registry, champion: ModelVersionInfo) -> ModelVersionInfo | None:
+    """The challenger that was compared and kept, which scores every batch beside the champion.
+
+    A proposed challenger (its PR not merged yet) or one the fairness gate refused is not
+    shadowed: the first awaits a reviewer, the second would be refused again.
+    """
+    challenger = registry.by_alias(CHALLENGER)
+    if challenger is None or challenger.version == champion.version:
+        return None
+    return challenger if challenger.tags.get("driftgate.decision") == "keep" else None
+
+
 def predict_step(
     settings: Settings,
     config: ModelConfig,
@@ -57,6 +69,18 @@ def predict_step(
     summary = scorer.predict(
         registry.scoring_model(champion), config, source, out_dir, recorded_source=recorded
     )
+    shadow = shadow_version(registry, champion)
+    if shadow is not None and not getattr(scorer, "remote", ""):
+        # The kept challenger scores the same batch beside the champion; its scores wait for
+        # the labels, which then judge both models on the same rows (``retrain``).
+        scorer.predict(
+            registry.scoring_model(shadow, alias=CHALLENGER),
+            config,
+            source,
+            out_dir / SHADOW_DIR,
+            recorded_source=recorded,
+        )
+        log.info("shadow: challenger v%d scored the batch beside the champion", shadow.version)
     append_jsonl(
         settings.path(settings.output_dir) / config.name / "prediction_log.jsonl",
         {

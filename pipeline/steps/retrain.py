@@ -64,6 +64,8 @@ from pipeline.results import (
     to_jsonable,
     write_json_atomic,
 )
+from pipeline.steps.predict import shadow_version
+from pipeline.steps.shadow import ShadowEvidence, judge_shadow, shadow_months
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,6 +107,8 @@ class RetrainResult:
     batch_digest: str = ""
     # How the training rows were chosen: the change located, each window tried (``WindowChoice``).
     windows: dict[str, Any] | None = None
+    # The kept challenger's pooled evidence from the months it shadowed (``ShadowEvidence``).
+    shadow: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RetrainResult:
@@ -275,6 +279,21 @@ def run_retrain(
         created_at=now.isoformat(timespec="seconds"),
         batch_digest=batch_digest,
     )
+    history = history or LabelledHistory()
+    shadow = shadow_version(registry, champion) if champion is not None else None
+    if champion is not None and shadow is not None:
+        labelled = current.frame[current.frame["__label__"].notna()] if current.has_labels else None
+        shadowed = shadow_months(
+            config,
+            [p.folder for p in history.periods],
+            champion,
+            shadow,
+            (out_file.parent, labelled) if labelled is not None and len(labelled) else None,
+        )
+        judged = judge_shadow(config, champion, shadow, shadowed)
+        result.shadow = to_jsonable(judged)
+        if judged.decision == "promote":
+            return _propose_shadow(registry, result, judged, shadow, out_file, period)
     if not decision.positive:
         write_json_atomic(out_file, result)
         return result
@@ -285,7 +304,6 @@ def run_retrain(
         reference = validate_batch(raw, config, f"reference of version {champion.version}").frame
     frame = current.frame
     recent = frame[frame["__label__"].notna()] if current.has_labels else frame.iloc[0:0]
-    history = history or LabelledHistory()
     months = [
         LabelledMonth(p.period, p.frame(config), p.period in history.learned)
         for p in history.periods
@@ -483,6 +501,53 @@ def _train_and_compare(
     result.importance = to_jsonable(importance)
     if config.text_only:
         result.fairness, result.importance = text_only_facts()
+    write_json_atomic(out_file, result)
+    return result
+
+
+def _propose_shadow(
+    registry: Registry,
+    result: RetrainResult,
+    evidence: ShadowEvidence,
+    shadow: ModelVersionInfo,
+    out_file: Path,
+    period: str,
+) -> RetrainResult:
+    """The kept challenger earned it on the months it shadowed: propose it (no new training)."""
+    paired = PairedDifference(**evidence.paired) if evidence.paired else None
+    registry.add_to_run(
+        shadow.run_id,
+        metrics=_paired_metrics(paired) if paired else {},
+        documents={PAIRED_ARTIFACT: evidence.paired} if evidence.paired else {},
+    )
+    registry.tag_version(shadow.version, "driftgate.decision", "promote")
+    registry.tag_version(shadow.version, "driftgate.decision_reasons", " | ".join(evidence.reasons))
+    # The comparison with the champion leads the record, as a fresh challenger's does.
+    lead = [r for r in evidence.reasons if r.startswith("challenger ")][-1:]
+    registry.record(
+        "propose",
+        lead + [r for r in evidence.reasons if r not in lead],
+        f"shadow {period}",
+        version=shadow.version,
+    )
+    result.decision = "promote"
+    result.reasons = evidence.reasons
+    result.trigger = [
+        f"challenger v{shadow.version}, kept earlier, scored {', '.join(evidence.months)} beside "
+        "the champion and their labels are in"
+    ]
+    result.challenger_version = shadow.version
+    result.challenger_run_id = shadow.run_id
+    result.estimator = shadow.params.get("estimator")
+    result.comparison = Comparison(
+        evaluated_on=evidence.evaluated_on,
+        rows=evidence.rows,
+        challenger=evidence.challenger,
+        champion=evidence.champion,
+        paired=evidence.paired,
+    )
+    result.fairness = registry.run_json(shadow.run_id, RECENT_FAIRNESS_ARTIFACT) or {}
+    result.importance = registry.run_json(shadow.run_id, STABILITY_ARTIFACT)
     write_json_atomic(out_file, result)
     return result
 
