@@ -19,6 +19,7 @@ from conftest import REPO, run_cli
 from pipeline.config import ModelConfig, load_settings
 from pipeline.edges.registry import CHAMPION, Registry
 from pipeline.model.synthetic import generate
+from pipeline.steps.dashboard import gather_model
 
 pytestmark = pytest.mark.slow  # five monthly cycles and two trainings on a real MLflow store
 
@@ -131,3 +132,16 @@ def test_a_kept_challenger_shadows_the_champion_and_is_proposed_on_its_months(
     assert (outputs / "2026-05" / "promotion_pr.md").exists()
     # Proposed now, it no longer shadows: its PR awaits a reviewer.
     assert registry.version(2).tags["driftgate.decision"] == "promote"
+
+    # The card and the dashboard show champion and shadow, month by month.
+    card = json.loads((outputs / "2026-05" / "card.json").read_text())
+    april_card = next(p for p in card["periods"] if p["period"] == "2026-04")
+    assert april_card["metric"] == performance["metrics"]["roc_auc"]
+    assert april_card["shadow_metric"] == performance["shadow"]["metrics"]["roc_auc"]
+    assert april_card["shadow_version"] == 2
+    facts = gather_model(settings, config)
+    april_page = next(p for p in facts.periods if p.period == "2026-04")
+    assert april_page.shadow == {
+        "version": 2,
+        "realized": performance["shadow"]["metrics"]["roc_auc"],
+    }

@@ -218,6 +218,9 @@ class PeriodRecord:
     reference_metric: float | None  # the same champion's on its held-out test split
     labelled_rows: int | None
     max_psi: float | None = None  # the largest shift of any feature (PSI)
+    # The kept challenger's metric on the same labelled rows, and its version (no shadow: None).
+    shadow_metric: float | None = None
+    shadow_version: int | None = None
 
 
 @dataclass
@@ -320,19 +323,28 @@ def _performance(facts: CardFacts) -> str:
     scored = [p for p in facts.periods if p.metric is not None]
     if not scored:
         return f"No monitored period had labels yet: {metric} over time starts with the first."
+    shadowed = any(p.shadow_metric is not None for p in scored)
     lines = [
         f"The champion's {metric} on each period's labelled rows (from the drift runs), next "
-        "to the same version's score on its held-out test split.",
+        "to the same version's score on its held-out test split"
+        + (", and the kept challenger's (shadow) on the same rows." if shadowed else "."),
         "",
-        f"| period | champion | {metric} | test {metric} | labelled rows |",
-        "| --- | --- | ---: | ---: | ---: |",
+        f"| period | champion | {metric} | test {metric} | labelled rows |"
+        + (" shadow |" if shadowed else ""),
+        "| --- | --- | ---: | ---: | ---: |" + (" ---: |" if shadowed else ""),
     ]
     for p in scored:
         reference = "-" if p.reference_metric is None else f"{p.reference_metric:.3f}"
-        lines.append(
+        line = (
             f"| {p.period} | v{p.model_version} | {p.metric:.3f} | {reference} "
             f"| {p.labelled_rows or '-'} |"
         )
+        if shadowed:
+            shown = (
+                "-" if p.shadow_metric is None else f"{p.shadow_metric:.3f} (v{p.shadow_version})"
+            )
+            line += f" {shown} |"
+        lines.append(line)
     series = [
         ("line", [p.metric or 0.0 for p in scored]),
         ("line", [p.reference_metric or 0.0 for p in scored]),
@@ -392,8 +404,11 @@ def period_records(drift_runs: list[dict[str, Any]], metric: str) -> list[Period
     for period in sorted(latest)[-_PERIODS_SHOWN:]:
         tags, metrics = latest[period]["tags"], latest[period]["metrics"]
         version = str(tags.get("driftgate.model_version", ""))
+        shadow = str(tags.get("driftgate.shadow_version", ""))
         drifted = metrics.get("n_drifted_features")
-        labelled = metrics.get("labelled_rows")
+        # Labels with the batch (the drift run measured them) or late labels (added later).
+        labelled = metrics.get("labelled_rows", metrics.get("realized_labelled_rows"))
+        value = metrics.get(f"champion_{metric}", metrics.get(f"realized_{metric}"))
         records.append(
             PeriodRecord(
                 period=period,
@@ -401,10 +416,12 @@ def period_records(drift_runs: list[dict[str, Any]], metric: str) -> list[Period
                 verdict=str(tags.get("driftgate.verdict", "")),
                 drift_share=metrics.get("drift_share"),
                 drifted_features=None if drifted is None else int(drifted),
-                metric=metrics.get(f"champion_{metric}"),
+                metric=value,
                 reference_metric=metrics.get(f"reference_{metric}"),
                 labelled_rows=None if labelled is None else int(labelled),
                 max_psi=metrics.get("max_psi"),
+                shadow_metric=metrics.get(f"shadow_{metric}"),
+                shadow_version=int(shadow) if shadow.isdigit() else None,
             )
         )
     return records

@@ -58,6 +58,8 @@ class PeriodFacts:
     issue_url: str | None
     pull_url: str | None
     has_report: bool
+    # The kept challenger on the same labelled rows: {"version", "realized"} (None: no shadow).
+    shadow: dict[str, Any] | None = None
 
 
 @dataclass
@@ -339,6 +341,17 @@ def _performance(model: ModelFacts) -> list[str]:
             mode="lines+markers",
         )
     )
+    shadowed = any(p.shadow for p in model.periods)
+    if shadowed:
+        figure.add_trace(
+            go.Scatter(
+                x=periods,
+                y=[p.shadow["realized"] if p.shadow else None for p in model.periods],
+                name="shadow (kept challenger)",
+                mode="markers",
+                marker={"symbol": "diamond"},
+            )
+        )
     figure.update_layout(yaxis_title=metric)
     rows = [
         [
@@ -348,16 +361,20 @@ def _performance(model: ModelFacts) -> list[str]:
             _band(p.estimated) if p.estimated else "-",
             _num(p.realized),
         ]
+        + ([_shadow_cell(p.shadow)] if shadowed else [])
         for p, trained in zip(model.periods, at_training)
     ]
+    head = ["period", "version", "at training", "estimated (95% band)", "realized"]
     return [
         _chart(figure, "performance", f"{metric} over time"),
-        _table(
-            f"{metric} per period",
-            ["period", "version", "at training", "estimated (95% band)", "realized"],
-            rows,
-        ),
+        _table(f"{metric} per period", head + (["shadow"] if shadowed else []), rows),
     ]
+
+
+def _shadow_cell(shadow: dict[str, Any] | None) -> str:
+    if not shadow:
+        return "-"
+    return f"{_num(shadow['realized'])} (v{_e(str(shadow['version']))})"
 
 
 EVENTS = {

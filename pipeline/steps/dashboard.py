@@ -110,6 +110,15 @@ def gather_model(settings: Settings, config: ModelConfig) -> ModelFacts:
     )
 
 
+def _shadow(performance: dict[str, Any]) -> dict[str, Any] | None:
+    """The kept challenger's realized ROC AUC on the period, when it scored it too."""
+    shadow = performance.get("shadow") or {}
+    value = (shadow.get("metrics") or {}).get("roc_auc")
+    if value is None:
+        return None
+    return {"version": shadow.get("model_version"), "realized": value}
+
+
 def _period(folder: Path, drift: dict[str, Any]) -> PeriodFacts:
     estimated = drift.get("estimated_performance") or None
     performance = read_json_if_exists(folder / PERFORMANCE_FILE) or {}
@@ -133,6 +142,7 @@ def _period(folder: Path, drift: dict[str, Any]) -> PeriodFacts:
             else None
         ),
         realized=realized,
+        shadow=_shadow(performance),
         issue_url=(github.get("issue") or {}).get("url"),
         pull_url=(github.get("pull") or {}).get("url"),
         has_report=(folder / HTML_FILE).exists(),
