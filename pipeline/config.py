@@ -178,6 +178,9 @@ class Settings:
     serve_max_body_mb: float = 50.0  # request body size; more is a 413
     # Concurrent requests wait at most this long to be scored together (0: never batch).
     serve_batch_window_ms: float = 2.0
+    # The API scores each request with the kept challenger too (the shadow) and logs both
+    # scores; the answer is the champion's. Off by default: it doubles the scoring work.
+    serve_shadow: bool = False
     # Durable state without a server (``pipeline state pull|push``): a branch of a Git remote.
     state_remote: str = ""  # any git URL; empty: the workflow's repository, else origin
     state_branch: str = "driftgate-state"

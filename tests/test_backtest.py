@@ -38,6 +38,9 @@ def test_a_sudden_shift_is_replayed_under_every_policy(delayed: Path) -> None:
             "months_below_gate",
             "false_alarms",
             "missed_degradations",
+            "recoveries",
+            "months_to_recover",
+            "bad_promotions",
         }
         assert summary["promotions"] <= summary["retrains"]
         assert summary["worst_metric"] <= summary["mean_metric"]

@@ -305,3 +305,31 @@ def test_concurrent_requests_are_batched_and_a_bad_one_fails_alone(
             assert ids == [r["EmployeeNumber"] for r in body]
     assert PredictionLog(settings.prediction_log).count() == 57  # 19 x 3, once each
     assert sum(calls) == 19 and len(calls) < 19  # fewer transactions than requests
+
+
+def test_with_serve_shadow_the_kept_challenger_scores_beside_and_both_are_logged(
+    served: tuple[Settings, ModelConfig],
+) -> None:
+    settings, config = served
+    registry = Registry(settings, config)
+    shadow = train_step(settings, config, None, seed=3)  # registered as challenger
+    registry.tag_version(shadow.version, "driftgate.decision", "keep")
+    records = _records(settings, config, 4)
+    watcher = ChampionWatcher(registry, 3600, shadow=True)
+    with TestClient(create_app(settings, config, watcher=watcher)) as client:
+        body = client.post("/predict", json={"records": records}).json()
+    assert body["model_version"] == 1  # the answer is the champion's
+    expected = registry.load_model(registry.version(shadow.version)).predict_proba(
+        pd.DataFrame(records)[list(config.features)]
+    )[:, 1]
+    log = PredictionLog(settings.prediction_log)
+    import sqlalchemy as sa
+
+    with log._engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT score, shadow_version, shadow_score FROM prediction_log ORDER BY id")
+        ).fetchall()
+    log.close()
+    assert [r.shadow_version for r in rows] == [shadow.version] * 4
+    assert [r.shadow_score for r in rows] == pytest.approx(list(expected), abs=1e-6)
+    assert [r.score for r in rows] == [p["score"] for p in body["predictions"]]

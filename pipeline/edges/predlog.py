@@ -37,6 +37,13 @@ class LoggedRequest:
     records: list[dict[str, Any]]
     scores: list[float | None]
     predicted: list[bool | None]
+    # The kept challenger's scores of the same records (``serve_shadow``), or None.
+    shadow_version: int | None = None
+    shadow_scores: list[float | None] | None = None
+
+
+# Added after the first release: a log created before them gets them on open (nullable).
+_LATER_COLUMNS = {"shadow_version": "INTEGER", "shadow_score": "FLOAT"}
 
 
 class PredictionLog:
@@ -67,8 +74,11 @@ class PredictionLog:
                 sa.Column("features", sa.Text, nullable=False),
                 sa.Column("score", sa.Float, nullable=True),
                 sa.Column("predicted", sa.Boolean, nullable=True),
+                sa.Column("shadow_version", sa.Integer, nullable=True),
+                sa.Column("shadow_score", sa.Float, nullable=True),
             )
             metadata.create_all(self._engine)
+            self._add_later_columns()
         except Exception as exc:  # noqa: BLE001 - a bad URL or unreachable database: one line
             raise PredictionLogError(
                 f"prediction log at {_redacted(url)} is not usable: {first_line(exc)}"
@@ -106,9 +116,16 @@ class PredictionLog:
                 "features": json.dumps(record, sort_keys=True, default=str),
                 "score": score,
                 "predicted": flag,
+                "shadow_version": request.shadow_version,
+                "shadow_score": shadow,
             }
             for request in requests
-            for record, score, flag in zip(request.records, request.scores, request.predicted)
+            for record, score, flag, shadow in zip(
+                request.records,
+                request.scores,
+                request.predicted,
+                request.shadow_scores or [None] * len(request.records),
+            )
         ]
         if not rows:
             return 0
@@ -123,6 +140,15 @@ class PredictionLog:
                 f"writing to the prediction log at {_redacted(self.url)} failed: {first_line(exc)}"
             ) from exc
         return len(rows)
+
+    def _add_later_columns(self) -> None:
+        import sqlalchemy as sa
+
+        have = {c["name"] for c in sa.inspect(self._engine).get_columns(TABLE)}
+        with self._engine.begin() as connection:
+            for name, kind in _LATER_COLUMNS.items():
+                if name not in have:
+                    connection.execute(sa.text(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}"))
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         with self._engine.begin() as connection:

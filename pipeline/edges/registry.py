@@ -244,6 +244,17 @@ class Registry:
             raise RegistryError(f"MLflow registry lookup failed: {first_line(exc)}") from exc
         return self._info(found)
 
+    def shadow(self, champion: ModelVersionInfo | None) -> ModelVersionInfo | None:
+        """The challenger that was compared and kept: it scores beside the champion.
+
+        A proposed challenger (its PR not merged yet) or one the fairness gate refused is not
+        shadowed: the first awaits a reviewer, the second would be refused again.
+        """
+        challenger = self.by_alias(CHALLENGER)
+        if champion is None or challenger is None or challenger.version == champion.version:
+            return None
+        return challenger if challenger.tags.get("driftgate.decision") == "keep" else None
+
     def require_alias(self, alias: str) -> ModelVersionInfo:
         found = self.by_alias(alias)
         if found is None:

@@ -134,14 +134,17 @@ class ServedModel:
     # The same model without the ColumnTransformer's pandas plumbing, when it reproduces the
     # pipeline's scores (``DirectScorer.compile``); None: the pipeline scores.
     direct: DirectScorer | None = None
+    # The kept challenger scoring beside it (``serve_shadow``): its version and model.
+    shadow: tuple[ModelVersionInfo, Any] | None = None
 
 
 class ChampionWatcher:
     """The champion being served, swapped for a new one when the registry's alias moves."""
 
-    def __init__(self, registry: Registry, interval_seconds: float) -> None:
+    def __init__(self, registry: Registry, interval_seconds: float, shadow: bool = False) -> None:
         self.registry = registry
         self.interval = interval_seconds
+        self.shadow = shadow
         self._served: ServedModel | None = None
         self.last_error: str | None = None
         self._stop = threading.Event()
@@ -159,11 +162,18 @@ class ChampionWatcher:
                 self.last_error = f"model '{self.registry.name}' has no champion yet"
                 return False
             current = self._served
+            shadow = self.registry.shadow(champion) if self.shadow else None
+            wanted = shadow.version if shadow else None
             if current is not None and current.info.version == champion.version:
-                self.last_error = None
-                return False
-            model = self.registry.load_model(champion)
-            direct = self._direct_scorer(champion, model)
+                had = current.shadow[0].version if current.shadow else None
+                if had == wanted:
+                    self.last_error = None
+                    return False
+                model, direct = current.model, current.direct
+            else:
+                model = self.registry.load_model(champion)
+                direct = self._direct_scorer(champion, model)
+            shadowing = (shadow, self.registry.load_model(shadow)) if shadow else None
         except PipelineError as error:
             # Keep serving what is loaded: a registry hiccup must not take the API down.
             self.last_error = str(error)
@@ -171,13 +181,14 @@ class ChampionWatcher:
             return False
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         # One reference assignment: a request sees the old model or the new one, never a mix.
-        self._served = ServedModel(champion, model, stamp, direct)
+        self._served = ServedModel(champion, model, stamp, direct, shadowing)
         self.last_error = None
         log.info(
-            "serving %s v%d%s",
+            "serving %s v%d%s%s",
             self.registry.name,
             champion.version,
             f" (was v{current.info.version})" if current else "",
+            f", v{shadowing[0].version} scoring beside it (shadow)" if shadowing else "",
         )
         return True
 
@@ -464,6 +475,10 @@ class MicroBatcher:
             scored = score_chunk(served.model, frame, self.config, None)
             scores = scored["score"].to_numpy(dtype="float64")
             predicted = scored["predicted"].to_numpy(dtype=bool)
+        shadow_scores = None
+        if served.shadow is not None:
+            shadowed = score_chunk(served.shadow[1], frame, self.config, None)
+            shadow_scores = [round(float(v), 6) for v in shadowed["score"].to_numpy()]
         logged, offset = [], 0
         for item in accepted:
             end = offset + len(item.records)
@@ -479,6 +494,8 @@ class MicroBatcher:
                     item.records,
                     [p["score"] for p in item.answer["predictions"]],
                     [p["predicted"] for p in item.answer["predictions"]],
+                    served.shadow[0].version if served.shadow else None,
+                    list(shadow_scores[offset:end]) if shadow_scores is not None else None,
                 )
             )
             offset = end
@@ -537,7 +554,9 @@ def create_app(
 
     from pipeline.edges.predlog import PredictionLog
 
-    watcher = watcher or ChampionWatcher(Registry(settings, config), settings.serve_reload_seconds)
+    watcher = watcher or ChampionWatcher(
+        Registry(settings, config), settings.serve_reload_seconds, settings.serve_shadow
+    )
     prediction_log = prediction_log or PredictionLog(settings.prediction_log)
 
     @asynccontextmanager

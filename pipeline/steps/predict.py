@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from pipeline.config import ENGINES, ModelConfig, Settings
-from pipeline.edges.registry import CHALLENGER, CHAMPION, ModelVersionInfo, Registry
+from pipeline.edges.registry import CHALLENGER, CHAMPION, Registry
 from pipeline.errors import ConfigError
 from pipeline.model.data import dataset_location, is_uri
 from pipeline.model.engine import Engine, PandasEngine
@@ -42,18 +42,6 @@ def engine_for(settings: Settings, name: str | None = None) -> Engine:
     return PandasEngine(settings.predict_chunk_rows)
 
 
-def shadow_version(registry: Registry, champion: ModelVersionInfo) -> ModelVersionInfo | None:
-    """The challenger that was compared and kept, which scores every batch beside the champion.
-
-    A proposed challenger (its PR not merged yet) or one the fairness gate refused is not
-    shadowed: the first awaits a reviewer, the second would be refused again.
-    """
-    challenger = registry.by_alias(CHALLENGER)
-    if challenger is None or challenger.version == champion.version:
-        return None
-    return challenger if challenger.tags.get("driftgate.decision") == "keep" else None
-
-
 def predict_step(
     settings: Settings,
     config: ModelConfig,
@@ -69,7 +57,7 @@ def predict_step(
     summary = scorer.predict(
         registry.scoring_model(champion), config, source, out_dir, recorded_source=recorded
     )
-    shadow = shadow_version(registry, champion)
+    shadow = registry.shadow(champion)
     if shadow is not None and not getattr(scorer, "remote", ""):
         # The kept challenger scores the same batch beside the champion; its scores wait for
         # the labels, which then judge both models on the same rows (``retrain``).

@@ -64,7 +64,6 @@ from pipeline.results import (
     to_jsonable,
     write_json_atomic,
 )
-from pipeline.steps.predict import shadow_version
 from pipeline.steps.shadow import ShadowEvidence, judge_shadow, shadow_months
 
 if TYPE_CHECKING:
@@ -280,7 +279,7 @@ def run_retrain(
         batch_digest=batch_digest,
     )
     history = history or LabelledHistory()
-    shadow = shadow_version(registry, champion) if champion is not None else None
+    shadow = registry.shadow(champion)
     if champion is not None and shadow is not None:
         labelled = current.frame[current.frame["__label__"].notna()] if current.has_labels else None
         shadowed = shadow_months(
