@@ -57,7 +57,9 @@ def test_a_changed_world_is_learned_proposed_merged_and_served(changed: Path) ->
     assert windows["change_period"] == "2026-05"
     assert [c["window"] for c in windows["candidates"]] == ["window", "since_change", "weighted"]
     assert all(c["validation_score"] is not None for c in windows["candidates"])
-    assert windows["evaluated_on"].startswith("the later half of 2026-05's labelled rows (800)")
+    assert windows["evaluated_on"].startswith(
+        "the later half of 2026-05's labelled rows (800, in the order"
+    )
     assert retrain["decision"] == "promote", retrain["reasons"]
     paired = retrain["comparison"]["paired"]
     assert paired["method"] == "DeLong" and paired["rows"] == 800
@@ -124,7 +126,7 @@ def test_a_kept_challenger_shadows_the_champion_and_is_proposed_on_its_months(
     assert retrain["challenger_version"] == 2
     assert retrain["shadow"]["months"] == ["2026-04"]
     assert retrain["comparison"]["evaluated_on"] == (
-        "2026-04: 1600 labelled rows both models scored as the months came"
+        "the 1600 labelled rows of 2026-04 both models scored as the months came"
     )
     assert retrain["reasons"][-1].startswith("judged on 2026-04")
     issue = (outputs / "2026-05" / "issue.md").read_text()

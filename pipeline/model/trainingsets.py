@@ -52,6 +52,12 @@ class ValidationSplit:
     evaluated_on: str
     split_in_time: bool
 
+    @property
+    def rows_named(self) -> str:
+        """The validation rows in a few words: "2026-06's labelled rows"."""
+        half = "the later half of " if self.split_in_time else ""
+        return f"{half}{self.newest}'s labelled rows"
+
 
 def too_few(frame: pd.DataFrame, rows: int, per_class: int) -> str | None:
     """Why ``frame`` cannot train or judge a model, or None when it can."""
@@ -78,8 +84,8 @@ def split_validation(months: list[LabelledMonth], change: ChangePoint | None) ->
     cut = len(newest.frame) // 2
     early, late = newest.frame.iloc[:cut], newest.frame.iloc[cut:]
     where = (
-        f"the later half of {newest.name}'s labelled rows ({len(late)}), in the order they "
-        "came; learned by neither model"
+        f"the later half of {newest.name}'s labelled rows ({len(late)}, in the order they "
+        "came), learned by neither model"
     )
     training = [*months[:-1], LabelledMonth(newest.name, early)]
     return ValidationSplit(training, late, newest.name, where, True)

@@ -609,8 +609,8 @@ def render_pull(results: RunResults, issue_number: int | None) -> IssueDraft:
         "## Why",
         "\n".join(f"- {reason}" for reason in retrain.get("reasons", [])),
         "## Challenger vs champion",
-        f"Both models scored the same {comparison.get('rows', 0)} held-out rows "
-        f"({comparison.get('evaluated_on', 'recent labelled data')}).",
+        f"Both models scored the same {comparison.get('rows', 0)} held-out rows: "
+        f"{comparison.get('evaluated_on', 'recent labelled data')}.",
         "\n".join(rows),
         paired_line(comparison.get("paired")),
         windows_markdown(retrain.get("windows")),

@@ -423,8 +423,8 @@ class _Replay:
         problem = too_few(split.validation, 40, MIN_ROWS_PER_CLASS)
         if problem:
             return (
-                f"but {split.evaluated_on.split(',')[0]} has {problem}: too few to compare a "
-                "challenger with the champion; the champion keeps serving"
+                f"but {split.rows_named} are too few to compare a challenger with the "
+                f"champion ({problem}); the champion keeps serving"
             )
         key: tuple[Any, ...] = (served.key, tuple(matured), change.period if change else None)
         if key not in self.challengers:

@@ -336,8 +336,8 @@ def run_retrain(
     if problem:
         # Bad input is said, not crashed on: the champion keeps serving.
         result.reasons = decision.reasons + [
-            f"but {split.evaluated_on.split(',')[0]} has {problem}: too few to compare a "
-            "challenger with the champion, so none was trained; the champion keeps serving"
+            f"but {split.rows_named} are too few to compare a challenger with the champion "
+            f"({problem}), so none was trained; the champion keeps serving"
         ]
         write_json_atomic(out_file, result)
         return result
@@ -345,15 +345,22 @@ def run_retrain(
     training, choice = choose_training_rows(config, reference, split, change, estimator, seed)
     window = next(c for c in choice.candidates if c["window"] == choice.chosen)
     learned_before = list(history.learned)
+
+    def named(name: str) -> str:  # the newest month's earlier half, when it was split in time
+        return f"{name} (earlier half)" if split.split_in_time and name == split.newest else name
+
     if window["with_reference"]:
         added = {
-            m.name: len(m.frame)
+            named(m.name): len(m.frame)
             for m in split.training
             if not m.learned and m.name in window["periods"]
         }
-        learned = learned_before + [n for n in added if n not in learned_before]
+        new_months = [
+            m.name for m in split.training if not m.learned and m.name in window["periods"]
+        ]
+        learned = learned_before + [n for n in new_months if n not in learned_before]
     else:
-        added = {m.name: len(m.frame) for m in split.training if m.name in window["periods"]}
+        added = {named(m.name): len(m.frame) for m in split.training if m.name in window["periods"]}
         # The months before the change were weighed and set aside: none of them is new.
         learned = learned_before + [m.name for m in split.training if m.name not in learned_before]
     return _train_and_compare(

@@ -46,7 +46,7 @@ class ShadowEvidence:
     @property
     def evaluated_on(self) -> str:
         names = ", ".join(self.months)
-        return f"{names}: {self.rows} labelled rows both models scored as the months came"
+        return f"the {self.rows} labelled rows of {names} both models scored as the months came"
 
 
 def scored_by_both(
