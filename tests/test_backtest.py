@@ -41,6 +41,7 @@ def test_a_sudden_shift_is_replayed_under_every_policy(delayed: Path) -> None:
             "recoveries",
             "months_to_recover",
             "bad_promotions",
+            "recovering",
         }
         assert summary["promotions"] <= summary["retrains"]
         assert summary["worst_metric"] <= summary["mean_metric"]

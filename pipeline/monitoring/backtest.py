@@ -50,6 +50,8 @@ class PolicySummary:
     recoveries: list[int | None] = field(default_factory=list)
     months_to_recover: int | None = None
     bad_promotions: int = 0
+    # Unrecovered degradations that began too recently to call missed (the last ones).
+    recovering: int = 0
 
 
 def degradations(
@@ -108,7 +110,8 @@ def summarize(
     missed = sum(r is None or r > allowed for r in recoveries)
     # An unrecovered degradation that began too recently to judge is not counted as missed.
     last = len(months) - 1
-    missed -= sum(1 for (start, end) in episodes if end is None and last - start <= allowed)
+    recovering = sum(1 for (start, end) in episodes if end is None and last - start <= allowed)
+    missed -= recovering
     known = [r for r in recoveries if r is not None]
     unrecovered = any(end is None and last - start > allowed for start, end in episodes)
     return PolicySummary(
@@ -122,4 +125,5 @@ def summarize(
         recoveries=recoveries,
         months_to_recover=None if unrecovered or not known else max(known),
         bad_promotions=sum(r.promotion_gain is not None and r.promotion_gain < 0 for r in records),
+        recovering=recovering,
     )

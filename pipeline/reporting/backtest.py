@@ -19,11 +19,17 @@ _COLUMNS = (
 )
 
 
-def recovery_cell(recoveries: list[int | None]) -> str:
-    """Each degradation's months to recover, in order: ``4``, ``4, 5``, ``never``, ``-``."""
+def recovery_cell(recoveries: list[int | None], recovering: int = 0) -> str:
+    """Each degradation's months to recover, in order: ``4``, ``4, 5``, ``never``, ``-``.
+
+    The last ``recovering`` unrecovered ones began too recently to judge: ``not yet``.
+    """
     if not recoveries:
         return "-"
-    return ", ".join("never" if r is None else str(r) for r in recoveries)
+    cells = ["never" if r is None else str(r) for r in recoveries]
+    for index in range(len(cells) - recovering, len(cells)):
+        cells[index] = "not yet"
+    return ", ".join(cells)
 
 
 def render_backtest(result: dict[str, Any]) -> str:
@@ -48,7 +54,11 @@ def render_backtest(result: dict[str, Any]) -> str:
     ]
     for name, summary in policies.items():
         cells = [
-            recovery_cell(summary[key]) if spec == "recovery" else format(summary[key], spec)
+            (
+                recovery_cell(summary[key], summary.get("recovering", 0))
+                if spec == "recovery"
+                else format(summary[key], spec)
+            )
             for key, _, spec in _COLUMNS
         ]
         label = f"**{name}**" if name == default else name

@@ -133,13 +133,18 @@ def drift_step(
         now=datetime.now(timezone.utc),
         history=labelled_history(settings, config, out_dir.name, champion),
     )
+    # A kept challenger (the shadow) is judged by the retrain step whatever the policy says.
+    shadow = registry.shadow(champion)
+    reasons = list(retrain.reasons)
+    if shadow is not None:
+        reasons.append(f"challenger v{shadow.version} is judged on the months it shadowed")
     set_step_outputs(
         {
             "drift_detected": str(result.drift_detected).lower(),
             "drift_share": result.drift_share,
             "n_drifted_features": result.n_drifted_features,
-            "retrain": str(retrain.outcome == "retrain").lower(),
-            "retrain_reasons": "; ".join(retrain.reasons),
+            "retrain": str(retrain.outcome == "retrain" or shadow is not None).lower(),
+            "retrain_reasons": "; ".join(reasons),
         }
     )
     record_seconds(out_dir, "drift", started)
