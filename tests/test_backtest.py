@@ -133,3 +133,33 @@ def test_the_command_line_offers_every_scenario() -> None:
     from pipeline.cli import SCENARIOS as OFFERED
 
     assert OFFERED == SCENARIOS
+
+
+def test_months_too_small_or_of_one_class_keep_the_champion_and_say_why(
+    delayed: Path, config: ModelConfig
+) -> None:
+    """Bad input is said, not crashed on: months whose labels cannot compare two models."""
+    history = _history(config, 8, rows=300)
+    dates = pd.to_datetime(history["scored_at"])
+    late = dates >= pd.Timestamp(2024, 4, 1)
+    # From April on, nobody leaves: a single class, and the champion's realized ROC AUC is
+    # undefined; May is also tiny.
+    history.loc[late, "Attrition"] = "No"
+    may = dates.dt.month == 5
+    history = history[~may | (history.groupby(may.cumsum()).cumcount() < 30)]
+    history.to_parquet(delayed / "history.parquet", index=False)
+    done = run_cli(
+        "backtest",
+        "--history",
+        "history.parquet",
+        "--time-column",
+        "scored_at",
+        "--out",
+        "bad",
+    )
+    assert done.code == 0, done.stderr
+    result = json.loads((delayed / "bad" / "backtest.json").read_text())
+    monthly = [m["policies"]["monthly"] for m in result["months"]]
+    assert all(m["action"] in ("serve", "retrain-keep") for m in monthly)
+    kept = [m for m in monthly if m["action"] == "retrain-keep"]
+    assert kept and all("too few to compare" in m["reasons"][-1] for m in kept)

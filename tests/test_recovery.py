@@ -1,10 +1,11 @@
 """The loop closes: a changed world, its labels, a challenger of the new world, the merge.
 
-What ``scripts/cycle.sh`` shows a newcomer, on the attrition model with labels a month late:
-two ordinary months, then the world changes (concept and covariate drift from May on). June's
-run ingests May's labels, sees the realized drop, locates the change in May and trains its
-challenger on the candidate windows; the promotion PR states the paired difference; the played
-merge promotes it, and July is served by the new champion.
+What ``scripts/cycle.sh`` shows a newcomer (``pipeline walkthrough``), on the attrition model
+with labels a month late: two ordinary months, then the world changes (concept and covariate
+drift). Last month's run ingests the changed month's labels, sees the realized drop, locates
+the change and trains its challenger on the candidate windows; the promotion PR states the
+paired difference; the played merge promotes it, and this month is served by the new champion.
+And the shadow: a kept challenger scores beside the champion and is proposed on its months.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from conftest import REPO, run_cli
 
 from pipeline.config import ModelConfig, load_settings
 from pipeline.edges.registry import CHAMPION, Registry
+from pipeline.model.periods import current_period, shift_month
 from pipeline.model.synthetic import generate
 from pipeline.steps.dashboard import gather_model
 
@@ -37,58 +39,66 @@ def changed(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return project
 
 
-def test_a_changed_world_is_learned_proposed_merged_and_served(changed: Path) -> None:
-    for period in ("2026-03", "2026-04"):
-        done = run_cli("run", "--period", period, "--steps", "predict,drift", "--dry-run")
-        assert done.code == 0, done.stderr
-    for period in ("2026-05", "2026-06"):
-        done = run_cli("run", "--period", period, "--simulate-drift", "--dry-run")
-        assert done.code == 0, done.stderr
+def test_the_walkthrough_closes_the_loop_a_changed_world_learned_proposed_merged_served(
+    changed: Path,
+) -> None:
+    """`pipeline walkthrough`, what scripts/cycle.sh runs, on attrition with labels a month
+    late: two ordinary months, two changed ones, the played merge, this month."""
+    this = current_period()
+    before, changed_month, proposed = (shift_month(this, -n) for n in (3, 2, 1))
+    done = run_cli("walkthrough", "--models", "attrition")
+    assert done.code == 0, done.stderr
+    version = json.loads(
+        (changed / "outputs" / "attrition" / proposed / "retrain.json").read_text()
+    )["challenger_version"]
+    assert done.stdout.strip() == (
+        f"attrition: world changed in {changed_month}; v{version} promoted by the played "
+        f"merge; issues in {changed / 'outputs' / 'attrition'}/<period>/issue.md"
+    )
     outputs = changed / "outputs" / "attrition"
-    # May: the drift issue, written before any of the changed month's labels exist.
-    may = (outputs / "2026-05" / "issue.md").read_text()
-    assert may.startswith("**Drift detected")
+    # Two ordinary months scored and checked, no issue; the changed month's drift issue,
+    # written before any of its labels exist.
+    assert (outputs / before / "drift.json").exists() and not (
+        outputs / before / "issue.md"
+    ).exists()
+    assert (outputs / changed_month / "issue.md").read_text().startswith("**Drift detected")
 
-    # June: May's labels arrived and show the drop; the change is located in May, the only
-    # month since it, so May is split in time: its earlier half learned, its later half judges.
-    retrain = json.loads((outputs / "2026-06" / "retrain.json").read_text())
-    assert any("on 2026-05 dropped by" in reason for reason in retrain["trigger"])
+    # Last month: the changed month's labels arrived and show the drop; the change is located
+    # there, the only month since it, so it is split in time: its earlier half learned, its
+    # later half judges.
+    retrain = json.loads((outputs / proposed / "retrain.json").read_text())
+    assert any(f"on {changed_month} dropped by" in reason for reason in retrain["trigger"])
     windows = retrain["windows"]
-    assert windows["change_period"] == "2026-05"
+    assert windows["change_period"] == changed_month
     assert [c["window"] for c in windows["candidates"]] == ["window", "since_change", "weighted"]
     assert all(c["validation_score"] is not None for c in windows["candidates"])
     assert windows["evaluated_on"].startswith(
-        "the later half of 2026-05's labelled rows (800, in the order"
+        f"the later half of {changed_month}'s labelled rows (800, in the order"
     )
     assert retrain["decision"] == "promote", retrain["reasons"]
     paired = retrain["comparison"]["paired"]
     assert paired["method"] == "DeLong" and paired["rows"] == 800
     assert paired["lower"] > 0 and paired["probability_better"] >= 0.975
 
-    issue = (outputs / "2026-06" / "issue.md").read_text()
+    issue = (outputs / proposed / "issue.md").read_text()
     assert "| window | months | rows | validation roc_auc |" in issue
     assert f"Chosen: {windows['why']}." in issue
-    pull = (outputs / "2026-06" / "promotion_pr.md").read_text()
+    pull = (outputs / proposed / "promotion_pr.md").read_text()
     assert "95% interval" in pull and "challenger better with probability" in pull
 
-    # The played merge: the card the PR commits, the event GitHub would send, promote --event.
-    played = run_cli("play-merge", "--period", "2026-06")
-    assert played.code == 0, played.stderr
-    event = Path(played.stdout.strip())
-    assert json.loads(event.read_text())["pull_request"]["merged"] is True
+    # The played merge: the card the PR commits is in the cards folder, the event beside it.
+    event = json.loads((outputs / proposed / "merged_event.json").read_text())
+    assert event["pull_request"]["merged"] is True
+    assert event["pull_request"]["head"]["ref"] == f"promote/attrition-v{version}"
     card = (changed / "cards" / "attrition.md").read_text()
-    assert f"version: {retrain['challenger_version']}" in card
-    promoted = run_cli("promote", "--event", str(event), "--dry-run")
-    assert promoted.code == 0, promoted.stderr
+    assert f"version: {version}" in card
     settings = load_settings()
     champion = Registry(settings, settings.model("attrition")).by_alias(CHAMPION)
-    assert champion is not None and champion.version == retrain["challenger_version"]
+    assert champion is not None and champion.version == version
 
-    # July is served by the new champion, its drift measured against what it learned.
-    done = run_cli("run", "--period", "2026-07", "--simulate-drift", "--dry-run")
-    assert done.code == 0, done.stderr
-    july = json.loads((outputs / "2026-07" / "predict.json").read_text())
-    assert july["model_version"] == retrain["challenger_version"]
+    # This month is served by the new champion, its drift measured against what it learned.
+    served = json.loads((outputs / this / "predict.json").read_text())
+    assert served["model_version"] == version
 
 
 def test_a_kept_challenger_shadows_the_champion_and_is_proposed_on_its_months(

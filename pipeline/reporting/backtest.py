@@ -57,7 +57,7 @@ def render_backtest(result: dict[str, Any]) -> str:
             (
                 recovery_cell(summary[key], summary.get("recovering", 0))
                 if spec == "recovery"
-                else format(summary[key], spec)
+                else "-" if summary[key] is None else format(summary[key], spec)
             )
             for key, _, spec in _COLUMNS
         ]
