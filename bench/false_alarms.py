@@ -47,26 +47,19 @@ def main() -> None:
         outcome = train(config, reference.frame, seed)
         held_out = (np.array(outcome.test_scores), "the held-out test split")
         metrics = {f"test_{k}": v for k, v in outcome.test_metrics.items()}
-        result, _ = detect_drift(
-            config,
-            reference,
-            current,
-            "reference half",
-            "current half",
-            model=outcome.model,
-            reference_metrics=metrics,
-            seed=seed,
-            reference_scores=held_out,
-        )
-        before, _ = detect_drift(
-            config,
-            reference,
-            current,
-            "reference half",
-            "current half",
-            model=outcome.model,
-            reference_metrics=metrics,
-            seed=seed,
+        result, before = (
+            detect_drift(
+                config,
+                reference,
+                current,
+                "reference half",
+                "current half",
+                model=outcome.model,
+                reference_metrics=metrics,
+                seed=seed,
+                reference_scores=scores,
+            )[0]
+            for scores in (held_out, None)
         )
         alarms += result.drift_detected
         in_sample_alarms += before.drift_detected

@@ -99,6 +99,13 @@ def test_the_walkthrough_closes_the_loop_a_changed_world_learned_proposed_merged
     # This month is served by the new champion, its drift measured against what it learned.
     served = json.loads((outputs / this / "predict.json").read_text())
     assert served["model_version"] == version
+    # It learned only half a month of the new world: as last month's labels arrive it is
+    # retrained on more of it (the catch-up), until it has learned as much as its predecessor.
+    catch_up = json.loads((outputs / this / "retrain.json").read_text())
+    assert any(
+        r.startswith(f"the champion learned only 800 rows since the change in {changed_month}")
+        for r in catch_up["trigger"]
+    ), catch_up["trigger"]
 
 
 def test_a_kept_challenger_shadows_the_champion_and_is_proposed_on_its_months(

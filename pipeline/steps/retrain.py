@@ -313,21 +313,9 @@ def run_retrain(
     if not any(not m.learned for m in months):
         # Forced without fresh labels: the reference alone, compared on a slice of it.
         training, holdout, evaluated_on = _split_recent(recent, reference, seed)
+        plan = _Plan(training, holdout, evaluated_on, {}, list(history.learned))
         return _train_and_compare(
-            registry,
-            config,
-            result,
-            decision,
-            out_file,
-            champion,
-            training,
-            holdout,
-            evaluated_on,
-            {},
-            list(history.learned),
-            None,
-            seed,
-            period,
+            registry, config, result, decision, out_file, champion, plan, seed, period
         )
     evidence = _month_evidence(registry, config, months, drift if with_current else None)
     change = change_start(evidence, config.thresholds)
@@ -363,23 +351,33 @@ def run_retrain(
         added = {named(m.name): len(m.frame) for m in split.training if m.name in window["periods"]}
         # The months before the change were weighed and set aside: none of them is new.
         learned = learned_before + [m.name for m in split.training if m.name not in learned_before]
-    return _train_and_compare(
-        registry,
-        config,
-        result,
-        decision,
-        out_file,
-        champion,
+    plan = _Plan(
         training,
         split.validation,
         split.evaluated_on,
         added,
         learned,
         choice,
-        seed,
-        period,
         keep_lineage=bool(window["with_reference"]),
+        reference_rows=0 if reference is None else len(reference),
     )
+    return _train_and_compare(
+        registry, config, result, decision, out_file, champion, plan, seed, period
+    )
+
+
+@dataclass
+class _Plan:
+    """What the challenger learns from and is judged on, and what its tags record."""
+
+    training: pd.DataFrame
+    holdout: pd.DataFrame
+    evaluated_on: str
+    added: dict[str, int]  # the months (and their rows) it learns beside the reference
+    learned: list[str]  # every matured month it counts as learned (LEARNED_PERIODS_TAG)
+    choice: WindowChoice | None = None
+    keep_lineage: bool = True  # its reference includes the champion's (the card's sources)
+    reference_rows: int = 0  # the champion's training rows: what a catch-up aims for
 
 
 def _train_and_compare(
@@ -389,22 +387,19 @@ def _train_and_compare(
     decision: Decision,
     out_file: Path,
     champion: ModelVersionInfo | None,
-    training: pd.DataFrame,
-    holdout: pd.DataFrame,
-    evaluated_on: str,
-    added: dict[str, int],
-    learned: list[str],
-    choice: WindowChoice | None,
+    plan: _Plan,
     seed: int,
     period: str,
-    keep_lineage: bool = True,
-    reference_rows: int = 0,
 ) -> RetrainResult:
-    """Train the challenger on ``training``, compare it with the champion on ``holdout``."""
+    """Train the challenger on the plan's rows, compare it with the champion on its holdout."""
+    training, holdout, evaluated_on = plan.training, plan.holdout, plan.evaluated_on
+    added, learned, choice = plan.added, plan.learned, plan.choice
     outcome = train(config, training, seed)
     trigger = "; ".join(decision.reasons)
     # The card's "training data" names every period the rows came from, oldest first.
-    sources = [champion.run_tags.get(TRAINING_DATA_TAG, "")] if champion and keep_lineage else []
+    sources = (
+        [champion.run_tags.get(TRAINING_DATA_TAG, "")] if champion and plan.keep_lineage else []
+    )
     sources += [f"{name}: {rows} labelled rows" for name, rows in added.items()]
     if not added and champion is not None:
         sources.append(f"held-out 80% of v{champion.version}'s training data")
@@ -418,7 +413,7 @@ def _train_and_compare(
         tags[TRAINING_WINDOW_TAG] = f"{choice.chosen}, {chosen['description']}"
         inherited = champion.run_tags if champion is not None else {}
         if choice.chosen == SINCE_CHANGE and choice.change_period and champion is not None:
-            wanted = inherited.get(ROWS_WANTED_TAG) or str(reference_rows)
+            wanted = inherited.get(ROWS_WANTED_TAG) or str(plan.reference_rows)
             tags[CHANGE_PERIOD_TAG], tags[ROWS_WANTED_TAG] = choice.change_period, wanted
         elif inherited.get(ROWS_WANTED_TAG) and chosen["with_reference"]:
             # Its reference is the since-change rows: it is still catching up.
