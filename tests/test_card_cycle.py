@@ -88,7 +88,7 @@ def test_a_drifted_month_and_a_merged_promotion_update_the_card(
     importance = section(card.body, "importance") or ""
     assert f"Rank correlation (Spearman) between v1 and v{version}" in importance
     training = section(card.body, "training-data") or ""
-    assert f"Version **v{version}**" in training and "2026-06: " in training
+    assert f"Version **v{version}**" in training and "2026-06 (earlier half): " in training
     features = section(card.body, "features") or ""
     assert "| MonthlyIncome | numeric | feature |" in features
 

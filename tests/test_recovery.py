@@ -145,7 +145,7 @@ def test_a_kept_challenger_shadows_the_champion_and_is_proposed_on_its_months(
     assert retrain["comparison"]["evaluated_on"] == (
         "the 1600 labelled rows of 2026-04 both models scored as the months came"
     )
-    assert retrain["reasons"][-1].startswith("judged on 2026-04")
+    assert retrain["reasons"][-1] == "judged on " + retrain["comparison"]["evaluated_on"]
     issue = (outputs / "2026-05" / "issue.md").read_text()
     assert "Challenger v2 (" in issue and "kept earlier, no new training" in issue
     assert (outputs / "2026-05" / "promotion_pr.md").exists()

@@ -98,7 +98,9 @@ def test_the_only_month_since_the_change_is_split_in_time(config: ModelConfig) -
     assert split.validation.index.tolist() == list(range(300, 600))
     assert [m.name for m in split.training] == ["2026-01", "2026-02"]
     assert split.training[-1].frame.index.tolist() == list(range(300))
-    assert split.evaluated_on.startswith("the later half of 2026-02's labelled rows (300)")
+    assert split.evaluated_on.startswith(
+        "the later half of 2026-02's labelled rows (300, in the order"
+    )
     # Several new months and a change before the newest: the newest month judges whole.
     months.insert(1, LabelledMonth("2026-015", _month(config, "x", 3)))
     whole = split_validation(months, ChangePoint("2026-015", []))
