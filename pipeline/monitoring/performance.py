@@ -55,3 +55,8 @@ def score_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> d
         "recall": float(recall_score(labels, predicted, zero_division=0)),
         "f1": float(f1_score(labels, predicted, zero_division=0)),
     }
+
+
+def rounded(metrics: dict[str, float], places: int = 4) -> dict[str, float]:
+    """Metrics as results record them: to ``places`` decimals."""
+    return {k: round(v, places) for k, v in metrics.items()}

@@ -44,7 +44,12 @@ from pipeline.monitoring.comparison import (
 from pipeline.monitoring.drift import DRIFT_FILE
 from pipeline.monitoring.fairness import RECENT_FAIRNESS_ARTIFACT, model_fairness
 from pipeline.monitoring.importance import STABILITY_ARTIFACT, compare_importance
-from pipeline.monitoring.performance import labelled_rows, positive_scores, score_metrics
+from pipeline.monitoring.performance import (
+    labelled_rows,
+    positive_scores,
+    rounded,
+    score_metrics,
+)
 from pipeline.monitoring.policy import (
     Decision,
     drift_asks_retrain,
@@ -312,7 +317,7 @@ def run_retrain(
         months.append(LabelledMonth(period or "this batch", recent))
     if not any(not m.learned for m in months):
         # Forced without fresh labels: the reference alone, compared on a slice of it.
-        training, holdout, evaluated_on = _split_recent(recent, reference, seed)
+        training, holdout, evaluated_on = _split_reference(reference, seed)
         plan = _Plan(training, holdout, evaluated_on, {}, list(history.learned))
         return _train_and_compare(
             registry, config, result, decision, out_file, champion, plan, seed, period
@@ -337,20 +342,17 @@ def run_retrain(
     def named(name: str) -> str:  # the newest month's earlier half, when it was split in time
         return f"{name} (earlier half)" if split.split_in_time and name == split.newest else name
 
-    if window["with_reference"]:
-        added = {
-            named(m.name): len(m.frame)
-            for m in split.training
-            if not m.learned and m.name in window["periods"]
-        }
-        new_months = [
-            m.name for m in split.training if not m.learned and m.name in window["periods"]
-        ]
-        learned = learned_before + [n for n in new_months if n not in learned_before]
-    else:
-        added = {named(m.name): len(m.frame) for m in split.training if m.name in window["periods"]}
-        # The months before the change were weighed and set aside: none of them is new.
-        learned = learned_before + [m.name for m in split.training if m.name not in learned_before]
+    # With the reference, the months it already holds are not added again; without it (the
+    # months since the change), every month in the window is, and the months before the change
+    # were weighed and set aside: none of them counts as new.
+    taken = [
+        m
+        for m in split.training
+        if m.name in window["periods"] and not (window["with_reference"] and m.learned)
+    ]
+    added = {named(m.name): len(m.frame) for m in taken}
+    considered = taken if window["with_reference"] else split.training
+    learned = learned_before + [m.name for m in considered if m.name not in learned_before]
     plan = _Plan(
         training,
         split.validation,
@@ -493,8 +495,8 @@ def _train_and_compare(
     result.comparison = Comparison(
         evaluated_on=evaluated_on,
         rows=len(labels),
-        challenger=_rounded(challenger_metrics),
-        champion=_rounded(champion_metrics) if champion_metrics else None,
+        challenger=rounded(challenger_metrics),
+        champion=rounded(champion_metrics) if champion_metrics else None,
         paired=to_jsonable(paired) if paired else None,
     )
     result.windows = to_jsonable(choice) if choice else None
@@ -641,8 +643,8 @@ def _drift_evidence(name: str, drift: dict[str, Any], drop: Any) -> MonthEvidenc
     )
 
 
-def _split_recent(
-    recent: pd.DataFrame, reference: pd.DataFrame | None, seed: int
+def _split_reference(
+    reference: pd.DataFrame | None, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Training rows and the rows to compare on, when no new month has enough labels.
 
@@ -650,17 +652,12 @@ def _split_recent(
     """
     from sklearn.model_selection import train_test_split
 
-    del recent  # too few to learn from and judge on both
     if reference is None:
         raise DataError("no champion and too few labelled rows to train and compare a model")
     learn, holdout = train_test_split(
         reference, test_size=0.2, stratify=reference["__label__"], random_state=seed
     )
     return learn, holdout, f"held-out 20% of the reference data ({len(holdout)} rows)"
-
-
-def _rounded(metrics: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 4) for k, v in metrics.items()}
 
 
 def retrain_step(

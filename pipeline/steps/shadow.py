@@ -20,7 +20,7 @@ from pipeline.errors import DataError
 from pipeline.model.labels import LABELS_FILE, id_column, id_keys
 from pipeline.model.predict import PREDICTIONS_FILE, SHADOW_DIR, SUMMARY_FILE
 from pipeline.monitoring.comparison import paired_difference
-from pipeline.monitoring.performance import score_metrics
+from pipeline.monitoring.performance import rounded, score_metrics
 from pipeline.monitoring.policy import promotion_decision, version_fairness_gates
 from pipeline.results import read_json_if_exists, to_jsonable
 
@@ -111,8 +111,8 @@ def judge_shadow(
     except DataError as error:
         evidence.reasons = [f"shadow v{shadow.version} on {evidence.evaluated_on}: {error}"]
         return evidence
-    evidence.challenger = _rounded(score_metrics(new, pooled, threshold))
-    evidence.champion = _rounded(score_metrics(old, pooled, threshold))
+    evidence.challenger = rounded(score_metrics(new, pooled, threshold))
+    evidence.champion = rounded(score_metrics(old, pooled, threshold))
     evidence.paired = to_jsonable(paired)
     gate = None
     if config.fairness.gate_attributes:
@@ -130,10 +130,6 @@ def judge_shadow(
     evidence.decision = decision.outcome
     evidence.reasons = decision.reasons + [f"judged on {evidence.evaluated_on}"]
     return evidence
-
-
-def _rounded(metrics: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 4) for k, v in metrics.items()}
 
 
 def shadow_months(
