@@ -12,13 +12,14 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import ENGINES, Settings, load_settings
+from pipeline.config import ENGINES, Settings, load_settings, parallel_jobs
 from pipeline.errors import DataError, PipelineError, first_line
 
 DRIFT_KINDS = ("none", "covariate", "prediction", "concept", "mixed")
@@ -232,8 +233,9 @@ def cmd_walkthrough(args: argparse.Namespace, settings: Settings) -> Any:
     from pipeline.model.periods import current_period
 
     names = args.models or sorted(settings.models)
+    jobs = args.jobs if args.jobs is not None else min(len(names), os.cpu_count() or 1)
     results = run_walkthrough(
-        settings, [settings.model(name) for name in names], current_period(), args.engine
+        settings, [settings.model(name) for name in names], current_period(), args.engine, jobs
     )
     lines = []
     for result in results:
@@ -520,6 +522,11 @@ def build_parser() -> argparse.ArgumentParser:
         "recovery, the played merge): what scripts/cycle.sh runs",
     )
     walkthrough.add_argument("--models", nargs="+", help="default: every configured model")
+    walkthrough.add_argument(
+        "--jobs",
+        type=int,
+        help="models run side by side in this many processes (default: one per core)",
+    )
     add_engine(walkthrough)
 
     history = add("history", cmd_history, "versions, aliases, promotions and drift, newest first")
@@ -556,7 +563,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         # stdout carries the JSON result only: libraries' own prints (MLflow's "View run at"
         # lines against a tracking server) go to stderr with the log.
-        with contextlib.redirect_stdout(sys.stderr):
+        from joblib import parallel_config
+
+        with contextlib.redirect_stdout(sys.stderr), parallel_config(n_jobs=parallel_jobs()):
             result = args.handler(args, settings)
     except PipelineError as exc:
         if args.debug:

@@ -582,6 +582,19 @@ def alert_webhook_url(environ: Mapping[str, str] | None = None) -> str:
     return env.get("ALERT_WEBHOOK_URL", "").strip()
 
 
+def parallel_jobs(environ: Mapping[str, str] | None = None) -> int:
+    """How many processes a command's model searches use (``PIPELINE_JOBS``): -1, every core."""
+    env = os.environ if environ is None else environ
+    text = env.get("PIPELINE_JOBS", "").strip() or "-1"
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs == 0 or jobs < -1:
+        raise ConfigError(f"PIPELINE_JOBS={text!r} is not a number of processes (or -1: all)")
+    return jobs
+
+
 def step_outputs_file(environ: Mapping[str, str] | None = None) -> str | None:
     """The file GitHub Actions reads step outputs from (``GITHUB_OUTPUT``); None outside one."""
     env = os.environ if environ is None else environ

@@ -43,6 +43,8 @@ SMALL = {
     # runs months whose labels arrive later.
     "PIPELINE_ATTRITION_LABEL_DELAY_MONTHS": "0",
     "PIPELINE_MACHINE_FAILURE_LABEL_DELAY_MONTHS": "0",
+    # pytest-xdist already runs a test per core: a command's searches run one fit at a time.
+    "PIPELINE_JOBS": "1",
 }
 
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_settings
+from pipeline.config import load_settings, parallel_jobs
 from pipeline.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,3 +43,11 @@ def test_unknown_model_lists_the_known_ones() -> None:
     settings = load_settings(REPO / "pyproject.toml", environ={})
     with pytest.raises(ConfigError, match="unknown model 'churn'.*attrition"):
         settings.model("churn")
+
+
+def test_pipeline_jobs_is_every_core_unless_said_and_a_bad_value_is_one_line() -> None:
+    assert parallel_jobs({}) == -1
+    assert parallel_jobs({"PIPELINE_JOBS": "2"}) == 2
+    for bad in ("two", "0", "-3"):
+        with pytest.raises(ConfigError, match=f"PIPELINE_JOBS='{bad}'"):
+            parallel_jobs({"PIPELINE_JOBS": bad})

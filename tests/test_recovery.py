@@ -32,9 +32,13 @@ def changed(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(project / "artifacts"))
     monkeypatch.setenv("PIPELINE_ATTRITION_LABEL_DELAY_MONTHS", "1")
     monkeypatch.setenv("PIPELINE_ATTRITION_BATCH_ROWS", "1600")
+    # The text model walks beside it (its labels come with the batch), on small months.
+    monkeypatch.setenv("PIPELINE_SMS_SPAM_TRAINING_ROWS", "800")
+    monkeypatch.setenv("PIPELINE_SMS_SPAM_BATCH_ROWS", "600")
     cards = project / "cards"
     cards.mkdir()
-    shutil.copy(REPO / "model_cards" / "attrition.md", cards / "attrition.md")
+    for name in ("attrition", "sms_spam"):
+        shutil.copy(REPO / "model_cards" / f"{name}.md", cards / f"{name}.md")
     monkeypatch.setenv("PIPELINE_MODEL_CARDS_DIR", str(cards))
     return project
 
@@ -43,18 +47,28 @@ def test_the_walkthrough_closes_the_loop_a_changed_world_learned_proposed_merged
     changed: Path,
 ) -> None:
     """`pipeline walkthrough`, what scripts/cycle.sh runs, on attrition with labels a month
-    late: two ordinary months, two changed ones, the played merge, this month."""
+    late: two ordinary months, two changed ones, the played merge, this month (the text model
+    walking beside it in a second process)."""
     this = current_period()
     before, changed_month, proposed = (shift_month(this, -n) for n in (3, 2, 1))
-    done = run_cli("walkthrough", "--models", "attrition")
+    done = run_cli("walkthrough", "--models", "attrition", "sms_spam", "--jobs", "2")
     assert done.code == 0, done.stderr
     version = json.loads(
         (changed / "outputs" / "attrition" / proposed / "retrain.json").read_text()
     )["challenger_version"]
-    assert done.stdout.strip() == (
+    attrition_line, sms_line = done.stdout.strip().splitlines()
+    assert attrition_line == (
         f"attrition: world changed in {changed_month}; v{version} promoted by the played "
         f"merge; issues in {changed / 'outputs' / 'attrition'}/<period>/issue.md"
     )
+    assert sms_line.startswith(f"sms_spam: world changed in {proposed}; ")
+    # Side by side, each model's log is whole and in model order, and kept beside its outputs.
+    logs = [
+        (changed / "outputs" / name / "walkthrough.log").read_text()
+        for name in ("attrition", "sms_spam")
+    ]
+    assert all(log and log in done.stderr for log in logs)
+    assert done.stderr.index(logs[0]) < done.stderr.index(logs[1])
     outputs = changed / "outputs" / "attrition"
     # Two ordinary months scored and checked, no issue; the changed month's drift issue,
     # written before any of its labels exist.

@@ -44,6 +44,24 @@ SKOPS_TRUSTED_TYPES = (
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
 )
+# What a logged model needs to load and score, pinned to the versions it was trained with.
+# Stated, not inferred: MLflow's inference loads the model in a subprocess (8 s of a 12 s log)
+# and lists whatever that process imported (it listed pytest and rich).
+MODEL_REQUIREMENTS = ("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops")
+
+
+def model_requirements() -> list[str]:
+    """``name==version`` for each of ``MODEL_REQUIREMENTS`` as installed here."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS]
+
+
+# Models loaded in this process, by tracking URI, name, version and run: a registered version
+# never changes, and one cycle loads the champion in several steps (predict, drift, retrain).
+_LOADED: dict[tuple[str, str, int, str], Any] = {}
+
+
 # Where a version's training rows came from, oldest first, e.g.
 # "training.parquet: 1470 rows; 2026-11: 500 labelled rows".
 TRAINING_DATA_TAG = "driftgate.training_data"
@@ -205,6 +223,7 @@ class Registry:
                     input_example=example,
                     registered_model_name=self.name,
                     skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
+                    pip_requirements=model_requirements(),
                     # Scores, not classes, from the pyfunc flavour: what the spark engine's
                     # spark_udf (and any MLflow serving) calls is predict_proba.
                     pyfunc_predict_fn="predict_proba",
@@ -364,12 +383,16 @@ class Registry:
         import mlflow
 
         self.client
-        try:
-            return mlflow.sklearn.load_model(f"models:/{self.name}/{info.version}")
-        except Exception as exc:  # noqa: BLE001
-            raise RegistryError(
-                f"could not load model '{self.name}' version {info.version}: {first_line(exc)}"
-            ) from exc
+        key = (self.settings.tracking_uri_for(self.name), self.name, info.version, info.run_id)
+        if key not in _LOADED:
+            try:
+                _LOADED[key] = mlflow.sklearn.load_model(f"models:/{self.name}/{info.version}")
+            except Exception as exc:  # noqa: BLE001
+                raise RegistryError(
+                    f"could not load model '{self.name}' version {info.version}: "
+                    f"{first_line(exc)}"
+                ) from exc
+        return _LOADED[key]
 
     def scoring_model(self, info: ModelVersionInfo, alias: str = CHAMPION) -> ScoringModel:
         """``info`` for an engine: loaded on demand here, or by its alias URI on Spark workers."""

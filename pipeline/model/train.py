@@ -77,7 +77,9 @@ def _candidate_space(name: str, seed: int) -> tuple[Any, dict[str, Any]]:
             },
         ),
         "hist_gradient_boosting": lambda: (
-            HistGradientBoostingClassifier(random_state=seed, class_weight="balanced"),
+            HistGradientBoostingClassifier(
+                random_state=seed, class_weight="balanced", early_stopping=True
+            ),
             {
                 "learning_rate": [0.03, 0.06, 0.1],
                 "max_depth": [None, 3, 5],
@@ -186,6 +188,9 @@ def train(config: ModelConfig, frame: pd.DataFrame, seed: int = 0) -> TrainOutco
             cv=folds,
             random_state=seed,
             refit=True,
+            # None: as many processes as the caller's joblib.parallel_config says (the CLI:
+            # PIPELINE_JOBS, every core by default; one in tests and beside other models).
+            n_jobs=None,
         )
         search.fit(x_train, y_train, **_fit_weights(train_frame))
         params = {k.removeprefix("estimator__"): v for k, v in search.best_params_.items()}

@@ -78,7 +78,13 @@ def permutation_importances(
     if len(set(labels.tolist())) < 2:
         return []
     measured = permutation_importance(
-        model, features, labels, scoring="roc_auc", n_repeats=_REPEATS, random_state=seed, n_jobs=1
+        model,
+        features,
+        labels,
+        scoring="roc_auc",
+        n_repeats=_REPEATS,
+        random_state=seed,
+        n_jobs=None,
     )
     ranked = sorted(
         zip(features.columns, measured.importances_mean, measured.importances_std),
