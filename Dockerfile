@@ -1,35 +1,61 @@
 # syntax=docker/dockerfile:1
 # One image family, one target per role: `batch` (the cycle's steps), `api` (pipeline serve)
-# and `mlflow` (tracking server and registry). docker-compose.yml builds all three.
+# and `mlflow` (tracking server and registry). docker-compose.yml builds all three;
+# scripts/images.sh builds and runs them with podman (no Docker engine, no registry).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- build: install Driftgate and its PostgreSQL driver into a virtualenv ----------------------
-FROM ${PYTHON_IMAGE} AS build
+# --- requirements: what pyproject.toml asks for, with the extras -------------------------------
+# A stage of its own so that the dependency layer below is keyed on this list only: a change to
+# the settings in pyproject.toml, or to the code, does not reinstall the dependencies.
+FROM ${PYTHON_IMAGE} AS requirements
 # Extras to install: postgres always; spark-connect (the Spark Connect client, no Java) when the
 # batch image scores on a Spark cluster (docker-compose.yml passes DRIFTGATE_EXTRAS).
 ARG DRIFTGATE_EXTRAS=postgres
+WORKDIR /src
+COPY pyproject.toml docker/requirements.py ./
+RUN python requirements.py pyproject.toml "${DRIFTGATE_EXTRAS}" > /requirements.txt
+
+# --- dependencies: a virtualenv with the requirements, without Driftgate ------------------------
+FROM ${PYTHON_IMAGE} AS dependencies
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
+COPY --from=requirements /requirements.txt /tmp/requirements.txt
+# What no run needs stays out: the numerical packages' own test suites (150 MB) and pip's cache.
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt \
+    && cd /opt/venv/lib/python3.11/site-packages \
+    && for package in numpy scipy pandas sklearn pyarrow matplotlib statsmodels graphene; do \
+        if [ -d "$package" ]; then find "$package" -depth -type d -name tests -exec rm -rf {} +; fi; \
+    done
+
+# --- wheel: Driftgate itself, built apart so that the build tools stay out of the image ---------
+FROM ${PYTHON_IMAGE} AS wheel
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY pipeline ./pipeline
-RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir ".[${DRIFTGATE_EXTRAS}]"
+RUN python -m venv /tmp/build \
+    && /tmp/build/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
-# --- runtime: the virtualenv, the settings and the model cards; no compilers, not root ---------
+# --- runtime: the dependencies, Driftgate, the settings and the model cards; not root ---------
 FROM ${PYTHON_IMAGE} AS runtime
 # /mlartifacts exists owned by the user so that a named volume mounted there inherits that.
 RUN groupadd --system --gid 10001 driftgate \
     && useradd --system --uid 10001 --gid driftgate --home-dir /app --create-home driftgate \
     && mkdir -p /mlartifacts \
     && chown 10001:10001 /mlartifacts
-COPY --from=build /opt/venv /opt/venv
+COPY --from=dependencies /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIPELINE_CONFIG=/app/pyproject.toml \
     GIT_PYTHON_REFRESH=quiet
+# Driftgate itself: the only layers a code change rebuilds (a few hundred kB).
+COPY --from=wheel /wheels /tmp/wheels
+RUN pip install --no-cache-dir --no-deps /tmp/wheels/*.whl \
+    && rm -rf /tmp/wheels
 WORKDIR /app
 COPY --chown=driftgate:driftgate pyproject.toml ./
 COPY --chown=driftgate:driftgate model_cards ./model_cards

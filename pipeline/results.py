@@ -60,6 +60,13 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def _umask() -> int:
+    """This process's umask (reading it means setting it; it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class StagedOutputs:
     """Files of one step, written to temp names and published together by ``commit``."""
 
@@ -73,6 +80,9 @@ class StagedOutputs:
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
         os.close(fd)
         temp = Path(tmp)
+        # mkstemp makes it private (0600): once published it is an ordinary file, readable as
+        # the umask allows (a container's outputs are read by the host's user afterwards).
+        temp.chmod(0o666 & ~_umask())
         self._staged.append((temp, self.directory / name))
         return temp
 
@@ -80,6 +90,7 @@ class StagedOutputs:
         """A temporary folder to write ``name`` to (a dataset of part files, say)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         temp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory))
+        temp.chmod(0o777 & ~_umask())
         self._staged.append((temp, self.directory / name))
         return temp
 
