@@ -112,6 +112,8 @@ python scripts/image_sizes.py "${TARGETS[@]/#/$PREFIX/}" --tag "$TAG" --times "$
 
 # --- run them for real ----------------------------------------------------------------------
 if [ -z "${IMAGES_SKIP_TESTS:-}" ]; then
+    say "compose's postgres service is an image only a registry has: the machine's PostgreSQL" \
+        "(127.0.0.1:5432, DRIFTGATE_TEST_POSTGRES) stands in for it"
     IMAGE_PREFIX="$PREFIX" IMAGE_TAG="$TAG" DRIFTGATE_IMAGES=1 \
         pytest -q -p no:cacheprovider tests/test_images.py "$@"
 fi

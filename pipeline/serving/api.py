@@ -259,6 +259,11 @@ def record_schema(config: ModelConfig) -> dict[str, Any]:
     for spec in config.columns:
         if spec.role == "target":
             continue
+        if spec.role != "feature":
+            # Carried along, never checked or scored: the schema promises nothing about it
+            # (a null or an unusual number is accepted, so the schema must not forbid them).
+            properties[spec.name] = {"description": f"{spec.role}: carried along, not checked"}
+            continue
         if spec.kind == "numeric":
             item: dict[str, Any] = {"type": "integer" if spec.dtype == "int" else "number"}
             if spec.min is not None:
