@@ -96,3 +96,19 @@ def test_a_uri_keeps_its_scheme_and_a_remote_session_refuses_a_local_batch(
     assert load_settings().spark_remote == "sc://cluster.invalid:15002"
     with pytest.raises(DataError, match="Spark Connect cluster cannot read"):
         read_dataset(None, batch, remote=True)
+
+
+def test_a_structure_where_a_level_belongs_is_one_line_naming_column_and_row(
+    config: ModelConfig,
+) -> None:
+    """A JSON object in a categorical column (the API's fuzzer sent one) is bad input, not a
+    crash: scoring it failed with "unhashable type: 'dict'" and the API answered 503."""
+    frame = generate(config, 3, seed=5).drop(columns=[config.target])
+    frame["Gender"] = frame["Gender"].astype(object)
+    frame.at[1, "Gender"] = {"a": 1}
+    with pytest.raises(
+        DataError,
+        match=r"column 'Gender' in the request should hold one of its "
+        r"levels but holds \{'a': 1\} \(row 2\)",
+    ):
+        validate_batch(frame, config, "the request")

@@ -157,6 +157,17 @@ def not_numeric(name: str, source: str, value: object, where: str) -> DataError:
     return DataError(f"column '{name}' in {source} should be numeric but holds {value!r} ({where})")
 
 
+def not_a_level(name: str, source: str, column: pd.Series) -> DataError:
+    """The first value of ``column`` that is a structure (dict, list), not one level."""
+    for row, value in enumerate(column, start=1):
+        if isinstance(value, (dict, list, set, tuple)):
+            return DataError(
+                f"column '{name}' in {source} should hold one of its levels but holds "
+                f"{value!r} (row {row})"
+            )
+    return DataError(f"column '{name}' in {source} holds values that are not levels")
+
+
 def booleans_not_numeric(name: str, source: str) -> DataError:
     return DataError(f"column '{name}' in {source} should be numeric but holds booleans")
 
@@ -206,7 +217,10 @@ def _categorical(
     # only those few rows then need the slow object-array missing-value check. Text columns
     # usually match as they are; only others (1.0 for level "1") are converted first.
     text = column.astype("object") if column.dtype != object else column
-    unknown = pd.Categorical(text, categories=list(levels)).codes < 0
+    try:
+        unknown = pd.Categorical(text, categories=list(levels)).codes < 0
+    except TypeError:  # a JSON object or array where a level belongs: unhashable
+        raise not_a_level(name, source, column) from None
     if unknown.any() and text[unknown].notna().any():
         text = as_text(column)
         unknown = pd.Categorical(text, categories=list(levels)).codes < 0

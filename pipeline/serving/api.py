@@ -259,11 +259,6 @@ def record_schema(config: ModelConfig) -> dict[str, Any]:
     for spec in config.columns:
         if spec.role == "target":
             continue
-        if spec.role != "feature":
-            # Carried along, never checked or scored: the schema promises nothing about it
-            # (a null or an unusual number is accepted, so the schema must not forbid them).
-            properties[spec.name] = {"description": f"{spec.role}: carried along, not checked"}
-            continue
         if spec.kind == "numeric":
             item: dict[str, Any] = {"type": "integer" if spec.dtype == "int" else "number"}
             if spec.min is not None:
@@ -275,6 +270,9 @@ def record_schema(config: ModelConfig) -> dict[str, Any]:
         else:
             item = {"type": "string", "minLength": 1, "maxLength": spec.max_length}
             item["pattern"] = r"\S"  # not blank
+        if spec.role != "feature":
+            # Not scored: checked when present, and null is as good as absent.
+            item = {"anyOf": [item, {"type": "null"}]}
         item["description"] = f"{spec.role} ({spec.kind})"
         properties[spec.name] = item
     return {
