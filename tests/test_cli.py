@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -40,4 +41,31 @@ def test_unknown_model_is_one_line(project: object) -> None:
     assert result.code != 0
     assert result.stderr.strip() == (
         "error: unknown model 'churn' (configured models: attrition, machine_failure, sms_spam)"
+    )
+
+
+def test_only_training_commands_import_joblib_and_read_pipeline_jobs() -> None:
+    """joblib takes a quarter second to import: a command that trains nothing never pays it,
+    and a bad PIPELINE_JOBS is one line for the commands that use it."""
+    code = (
+        "import sys; from pipeline.cli import main; code = main({args}); "
+        "print(code, 'joblib' in sys.modules)"
+    )
+    env = {**os.environ, "PIPELINE_JOBS": "none"}
+
+    def run(args: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code.format(args=args)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+        )
+
+    quiet = run(["rollback", "--model", "churn"])
+    assert quiet.stdout.split() == ["2", "False"], quiet.stderr
+    training = run(["train", "--data", "absent.csv"])
+    assert training.stdout.split()[0] != "0"
+    assert training.stderr.strip().splitlines()[-1] == (
+        "error: PIPELINE_JOBS='none' is not a number of processes (or -1: all)"
     )
