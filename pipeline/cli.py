@@ -576,7 +576,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         # stdout carries the JSON result only: libraries' own prints (MLflow's "View run at"
         # lines against a tracking server) go to stderr with the log.
-        with contextlib.redirect_stdout(sys.stderr), _training_cores(args.trains):
+        with (
+            contextlib.redirect_stdout(sys.stderr),
+            _training_cores(getattr(args, "trains", False)),
+        ):
             result = args.handler(args, settings)
     except PipelineError as exc:
         if args.debug:
