@@ -5,16 +5,20 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- requirements: what pyproject.toml asks for, with the extras -------------------------------
-# A stage of its own so that the dependency layer below is keyed on this list only: a change to
-# the settings in pyproject.toml, or to the code, does not reinstall the dependencies.
+# --- requirements: each image's pinned list, exported from uv.lock ---------------------------
+# A stage of its own so that the dependency layers below are keyed on these lists only: a change
+# to the settings in pyproject.toml, or to the code, reinstalls nothing.
 FROM ${PYTHON_IMAGE} AS requirements
-# Extras to install: postgres always; spark-connect (the Spark Connect client, no Java) when the
-# batch image scores on a Spark cluster (docker-compose.yml passes DRIFTGATE_EXTRAS).
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+# uv reads the lock; the version scripts/bootstrap.sh uses (tests/test_lock.py compares them).
+ARG UV_VERSION=0.13.9
+RUN python -m venv /opt/uv && /opt/uv/bin/pip install --quiet --no-cache-dir "uv==${UV_VERSION}"
+# Extras of the batch image: postgres always; spark-connect (the Spark Connect client, no Java)
+# when it scores on a Spark cluster (docker-compose.yml passes DRIFTGATE_EXTRAS).
 ARG DRIFTGATE_EXTRAS=postgres
 WORKDIR /src
-COPY pyproject.toml docker/requirements.py ./
-RUN python requirements.py pyproject.toml "${DRIFTGATE_EXTRAS}" > /requirements.txt
+COPY pyproject.toml uv.lock docker/requirements.sh ./
+RUN UV=/opt/uv/bin/uv sh requirements.sh "${DRIFTGATE_EXTRAS}" /
 
 # --- wheel: Driftgate itself, built apart so that the build tools stay out of the image ---------
 FROM ${PYTHON_IMAGE} AS wheel
@@ -27,8 +31,8 @@ COPY pyproject.toml README.md ./
 COPY pipeline ./pipeline
 RUN /tmp/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels .
 
-# --- runtime: the dependencies, Driftgate, the settings and the model cards; not root ---------
-FROM ${PYTHON_IMAGE} AS runtime
+# --- user: what every image shares; not root -----------------------------------------------------
+FROM ${PYTHON_IMAGE} AS user
 # /mlartifacts exists owned by the user so that a named volume mounted there inherits that.
 RUN groupadd --system --gid 10001 driftgate \
     && useradd --system --uid 10001 --gid driftgate --home-dir /app --create-home driftgate \
@@ -38,36 +42,45 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIPELINE_CONFIG=/app/pyproject.toml \
-    GIT_PYTHON_REFRESH=quiet
-# The dependencies are installed here, in this stage, not copied from another: a builder then
-# reuses the layer from the list alone, without checksumming a gigabyte of files to see it is
-# unchanged (podman took 29 s to). What no run needs stays out: the numerical packages' own
-# test suites (150 MB) and pip's cache.
-COPY --from=requirements /requirements.txt /tmp/requirements.txt
-RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt \
-    && for package in numpy scipy pandas sklearn pyarrow matplotlib statsmodels graphene; do \
-        where="/opt/venv/lib/python3.11/site-packages/$package"; \
-        if [ -d "$where" ]; then find "$where" -depth -type d -name tests -exec rm -rf {} +; fi; \
-    done
-ENV PATH=/opt/venv/bin:$PATH
-# Driftgate itself: the only layers a code change rebuilds (a few hundred kB).
+    GIT_PYTHON_REFRESH=quiet \
+    PATH=/opt/venv/bin:$PATH
+COPY docker/install.sh /usr/local/bin/driftgate-install
+
+# The dependencies are installed in each image's own stage, not copied from another: a builder
+# then reuses the layer from the list alone, without checksumming a gigabyte of files to see it
+# is unchanged (podman took 29 s to).
+FROM user AS batch-dependencies
+COPY --from=requirements /batch.txt /tmp/requirements.txt
+RUN driftgate-install /tmp/requirements.txt && rm /tmp/requirements.txt
+
+FROM user AS api-dependencies
+COPY --from=requirements /api.txt /tmp/requirements.txt
+RUN driftgate-install /tmp/requirements.txt && rm /tmp/requirements.txt
+
+# --- Driftgate on its dependencies: the only layers a code change rebuilds (a few hundred kB) ---
+FROM batch-dependencies AS batch-runtime
 COPY --from=wheel /wheels /tmp/wheels
-RUN pip install --no-cache-dir --no-deps /tmp/wheels/*.whl \
-    && rm -rf /tmp/wheels
+RUN pip install --quiet --no-cache-dir --no-deps /tmp/wheels/*.whl && rm -rf /tmp/wheels
+WORKDIR /app
+COPY --chown=driftgate:driftgate pyproject.toml ./
+COPY --chown=driftgate:driftgate model_cards ./model_cards
+USER 10001:10001
+
+FROM api-dependencies AS api-runtime
+COPY --from=wheel /wheels /tmp/wheels
+RUN pip install --quiet --no-cache-dir --no-deps /tmp/wheels/*.whl && rm -rf /tmp/wheels
 WORKDIR /app
 COPY --chown=driftgate:driftgate pyproject.toml ./
 COPY --chown=driftgate:driftgate model_cards ./model_cards
 USER 10001:10001
 
 # --- batch: `docker compose run batch <pipeline command>` --------------------------------------
-FROM runtime AS batch
+FROM batch-runtime AS batch
 ENTRYPOINT ["pipeline"]
 CMD ["run", "--steps", "predict,drift", "--dry-run"]
 
 # --- api: the champion over HTTP --------------------------------------------------------------
-FROM runtime AS api
+FROM api-runtime AS api
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
@@ -75,7 +88,11 @@ ENTRYPOINT ["pipeline"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
 
 # --- mlflow: tracking server and registry (backend store from MLFLOW_BACKEND_STORE_URI) --------
-FROM runtime AS mlflow
+FROM user AS mlflow
+COPY --from=requirements /mlflow.txt /tmp/requirements.txt
+RUN driftgate-install /tmp/requirements.txt && rm /tmp/requirements.txt
+WORKDIR /app
+USER 10001:10001
 EXPOSE 5000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/health', timeout=4)"]

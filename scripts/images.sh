@@ -9,7 +9,7 @@
 # storage and configuration, default /var/tmp/driftgate-podman), DEBIAN_MIRROR (default: the
 # mirror apt uses here).
 set -euo pipefail
-source "$(dirname "$0")/bootstrap.sh"
+DRIFTGATE_INSTALL=dev source "$(dirname "$0")/bootstrap.sh"
 
 WORK="${DRIFTGATE_PODMAN_DIR:-/var/tmp/driftgate-podman}"
 BASE_IMAGE="localhost/python:3.11-slim-bookworm"
@@ -30,9 +30,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
         || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends \
             "${missing[@]}" >/dev/null; }
-fi
-if ! command -v podman-compose >/dev/null 2>&1; then
-    python -m pip install --quiet "podman-compose>=1.2"
 fi
 
 # --- podman's configuration: what runs on this kind of machine ---------------------------------

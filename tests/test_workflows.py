@@ -323,3 +323,17 @@ def test_truth_values_parse_as_a_workflow_passes_them() -> None:
     assert truth("true") and truth("True") and not truth("false") and not truth("")
     with pytest.raises(argparse.ArgumentTypeError):
         truth("maybe")
+
+
+def test_pre_commit_hooks_are_local_and_call_the_projects_tools() -> None:
+    config = REPO / ".pre-commit-config.yaml"
+    done = subprocess.run(
+        [_tool("pre-commit"), "validate-config", str(config)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    hooks = yaml.safe_load(config.read_text(encoding="utf-8"))
+    assert [repo["repo"] for repo in hooks["repos"]] == ["local"]
+    for hook in hooks["repos"][0]["hooks"]:
+        tool = hook["entry"].split()[0]
+        assert tool.startswith(".venv/bin/"), hook["id"]
+        assert (REPO / tool).exists(), f"{hook['id']}: {tool} is not installed"

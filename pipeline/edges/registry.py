@@ -47,7 +47,9 @@ SKOPS_TRUSTED_TYPES = (
 # What a logged model needs to load and score, pinned to the versions it was trained with.
 # Stated, not inferred: MLflow's inference loads the model in a subprocess (8 s of a 12 s log)
 # and lists whatever that process imported (it listed pytest and rich).
-MODEL_REQUIREMENTS = ("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops")
+# MLflow as mlflow-skinny: the client is all that loading a model needs, and what Driftgate's
+# runtime installs (the full package, when installed too, has the same version).
+MODEL_REQUIREMENTS = ("mlflow-skinny", "numpy", "pandas", "scikit-learn", "scipy", "skops")
 
 
 def model_requirements() -> list[str]:
@@ -55,6 +57,64 @@ def model_requirements() -> list[str]:
     from importlib.metadata import version
 
     return [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS]
+
+
+# The MLflow dataset digest of the rows a version learned from (the card lists it).
+TRAINING_DIGEST_TAG = "driftgate.training_digest"
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """Rows a run learned from, was judged on or scored, for MLflow's dataset tracking.
+
+    With ``frame`` (the rows as used) MLflow computes the digest, schema and row count; without
+    it (a batch streamed from disk, never in memory whole) ``digest`` is the file's SHA-256.
+    ``source`` is the file or URI the rows came from; rows assembled in memory (a training set
+    of several months, a held-out split) have none, and ``description`` says what they are.
+    """
+
+    name: str
+    context: str  # "training", "evaluation" or "scoring", as MLflow's UI groups them
+    source: str = ""
+    description: str = ""
+    frame: pd.DataFrame | None = None
+    digest: str = ""
+
+
+def log_dataset_inputs(inputs: list[DatasetInput]) -> dict[str, str]:
+    """Log each input to the active MLflow run; returns each name's digest."""
+    import warnings
+
+    import mlflow
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.dataset import Dataset
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.data.pandas_dataset import from_pandas
+
+    digests = {}
+    for item in inputs:
+        if item.source:
+            with warnings.catch_warnings():
+                # MLflow warns when more than one source type could read a path; any will do.
+                warnings.simplefilter("ignore")
+                source = resolve_dataset_source(item.source)
+        else:
+            source = CodeDatasetSource({"driftgate.rows": item.description or item.name})
+        dataset: Dataset
+        if item.frame is not None:
+            dataset = from_pandas(item.frame, source=source, name=item.name)
+        else:
+            # Concrete at run time (its profile is None); MLflow's annotations leave it abstract.
+            dataset = MetaDataset(  # type: ignore[abstract]
+                # MLflow keeps at most 36 characters of a digest.
+                source=source,
+                name=item.name,
+                digest=item.digest[:32] or None,
+            )
+        mlflow.log_input(dataset, context=item.context)
+        digests[item.name] = dataset.digest
+    return digests
 
 
 # Models loaded in this process, by tracking URI, name, version and run: a registered version
@@ -140,8 +200,13 @@ class Registry:
         training_frame: pd.DataFrame,
         reason: str,
         tags: dict[str, str] | None = None,
+        evaluation: DatasetInput | None = None,
     ) -> ModelVersionInfo:
-        """Log a training run, register its model, set ``challenger`` (and ``champion`` if none)."""
+        """Log a training run, register its model, set ``challenger`` (and ``champion`` if none).
+
+        MLflow's dataset tracking records the training rows and, when given, the rows the
+        version was compared with its champion on (``evaluation``).
+        """
         import mlflow
         import pandas as pd
         from mlflow.models import infer_signature
@@ -171,6 +236,18 @@ class Registry:
                         **{f"best.{k}": v for k, v in outcome.best_params.items()},
                     }
                 )
+                # The rows as they came: no label flag, no recency weight.
+                kept = [c for c in training_frame.columns if c not in ("__label__", "__weight__")]
+                training_input = DatasetInput(
+                    name=f"{self.name}-training",
+                    context="training",
+                    description=(tags or {}).get(TRAINING_DATA_TAG, "") or "training rows",
+                    frame=training_frame[kept],
+                )
+                digests = log_dataset_inputs(
+                    [training_input, *([evaluation] if evaluation is not None else [])]
+                )
+                mlflow.set_tag(TRAINING_DIGEST_TAG, digests[training_input.name])
                 fairness = outcome.fairness.metrics() if outcome.fairness else {}
                 mlflow.log_metrics(
                     {
@@ -184,10 +261,6 @@ class Registry:
                 )
                 with tempfile.TemporaryDirectory() as folder:
                     reference = Path(folder) / "reference.parquet"
-                    # The rows as they came: no label flag, no recency weight.
-                    kept = [
-                        c for c in training_frame.columns if c not in ("__label__", "__weight__")
-                    ]
                     training_frame[kept].to_parquet(reference, index=False)
                     mlflow.log_artifact(str(reference), artifact_path="reference")
                     profile = Path(folder) / "profile.json"
@@ -587,8 +660,11 @@ class Registry:
         params: dict[str, str],
         tags: dict[str, str],
         artifacts: list[Path] | None = None,
+        inputs: list[DatasetInput] | None = None,
     ) -> str:
-        """A tracking run for a monitoring step (drift, predict, retrain); returns its id."""
+        """A tracking run for a monitoring step (drift, predict, retrain); returns its id.
+
+        ``inputs``: the batches it read, for MLflow's dataset tracking."""
         import mlflow
 
         self.client
@@ -598,6 +674,7 @@ class Registry:
                 if params:
                     mlflow.log_params(params)
                 mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})
+                log_dataset_inputs(inputs or [])
                 for artifact in artifacts or []:
                     mlflow.log_artifact(str(artifact), artifact_path=step)
                 run_id: str = run.info.run_id

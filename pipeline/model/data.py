@@ -6,6 +6,7 @@ predictions write it).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +53,19 @@ def _check_path(path: Path) -> str:
     if suffix not in SUPPORTED_SUFFIXES:
         raise DataError(f"{path}: unsupported file type '{suffix}' (use .csv or .parquet)")
     return suffix
+
+
+def file_digest(path: Path | str) -> str:
+    """SHA-256 of a batch's bytes (a folder's Parquet parts in order); "" for a URI."""
+    if is_uri(path):
+        return ""
+    path = Path(path)
+    digest = hashlib.sha256()
+    for part in parquet_parts(path) if path.is_dir() else [path]:
+        with part.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def parquet_parts(folder: Path) -> list[Path]:

@@ -247,6 +247,7 @@ class CardFacts:
     # and the training window it learned from; None for a version never compared.
     paired: dict[str, Any] | None = None
     training_window: str | None = None
+    training_digest: str | None = None  # MLflow's dataset digest of the training rows
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CardFacts:
@@ -298,6 +299,11 @@ def _training_data(facts: CardFacts) -> str:
     ]
     if facts.training_window:
         lines.append(f"- Training window: {facts.training_window}.")
+    if facts.training_digest:
+        lines.append(
+            f"- MLflow dataset digest of those rows: `{facts.training_digest}` (the run's inputs,"
+            " context training)."
+        )
     lines += [f"- Split: {rows}.", f"- Test metrics: {metrics or 'none logged'}."]
     if facts.paired:
         champion = (facts.importance or {}).get("champion_version")
@@ -447,6 +453,7 @@ def feature_rows(config: ModelConfig) -> list[dict[str, str]]:
 
 def gather_card_facts(registry: Registry, config: ModelConfig, version: int) -> CardFacts:
     """The facts of ``version``'s card, read from MLflow (the version, its run, the drift runs)."""
+    from pipeline.edges.registry import TRAINING_DIGEST_TAG
     from pipeline.monitoring.fairness import FAIRNESS_ARTIFACT, RECENT_FAIRNESS_ARTIFACT
     from pipeline.monitoring.importance import IMPORTANCE_ARTIFACT, STABILITY_ARTIFACT
     from pipeline.monitoring.policy import version_fairness_gates
@@ -496,4 +503,5 @@ def gather_card_facts(registry: Registry, config: ModelConfig, version: int) -> 
         importance=importance,
         paired=registry.run_json(info.run_id, PAIRED_ARTIFACT),
         training_window=info.run_tags.get(TRAINING_WINDOW_TAG) or None,
+        training_digest=info.run_tags.get(TRAINING_DIGEST_TAG) or None,
     )

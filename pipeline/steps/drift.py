@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import ModelConfig, Settings
-from pipeline.edges.registry import CHAMPION, ModelVersionInfo, Registry, record_tag
+from pipeline.edges.registry import (
+    CHAMPION,
+    DatasetInput,
+    ModelVersionInfo,
+    Registry,
+    record_tag,
+)
 from pipeline.errors import DataError, RegistryError
 from pipeline.model.schema import ValidatedBatch, validate_batch
 from pipeline.monitoring.drift import DRIFT_FILE, HTML_FILE, ConceptDrift, DriftResult, detect_drift
@@ -122,6 +128,22 @@ def drift_step(
                     record_key: record_value,  # the verdict, in the decision record
                 },
                 artifacts=[html],
+                # The sampled rows each side was tested on (drift_sample_rows at most).
+                inputs=[
+                    DatasetInput(
+                        name=f"{config.name}-{out_dir.name}",
+                        context="evaluation",
+                        source=str(current),
+                        frame=current_batch.frame,
+                    ),
+                    DatasetInput(
+                        name=f"{config.name}-reference",
+                        context="reference",
+                        source=str(reference) if reference is not None else "",
+                        description=reference_name,
+                        frame=reference_batch.frame,
+                    ),
+                ],
             )
         outputs.write_json(DRIFT_FILE, result)
     retrain = should_retrain(

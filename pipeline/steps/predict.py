@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 from pipeline.config import ENGINES, ModelConfig, Settings
-from pipeline.edges.registry import CHALLENGER, CHAMPION, Registry
+from pipeline.edges.registry import CHALLENGER, CHAMPION, DatasetInput, Registry
 from pipeline.errors import ConfigError
-from pipeline.model.data import dataset_location, is_uri
+from pipeline.model.data import dataset_location, file_digest, is_uri
 from pipeline.model.engine import Engine, PandasEngine
 from pipeline.model.predict import SHADOW_DIR, SUMMARY_FILE, PredictionSummary
 from pipeline.reporting.operations import record_seconds
@@ -94,6 +94,15 @@ def predict_step(
         },
         {"model_version": str(summary.model_version), "engine": scorer.name},
         {"driftgate.period": out_dir.name},
+        # The batch is streamed, never whole in memory: its digest is its bytes' SHA-256.
+        inputs=[
+            DatasetInput(
+                name=f"{config.name}-{out_dir.name}",
+                context="scoring",
+                source=recorded,
+                digest=file_digest(source),
+            )
+        ],
     )
     set_step_outputs({"rows": summary.rows, "positive_rate": summary.positive_rate})
     log.info("predictions written to %s", out_dir / SUMMARY_FILE)

@@ -10,7 +10,6 @@ data, by more than noise. The recent rows are this batch's labels when it has th
 from __future__ import annotations
 
 import ast
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field, fields
@@ -19,9 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig, Settings
-from pipeline.edges.registry import CHAMPION, TRAINING_DATA_TAG, ModelVersionInfo, Registry
+from pipeline.edges.registry import (
+    CHAMPION,
+    TRAINING_DATA_TAG,
+    DatasetInput,
+    ModelVersionInfo,
+    Registry,
+)
 from pipeline.errors import DataError, RegistryError
-from pipeline.model.data import read_batch
+from pipeline.model.data import file_digest, read_batch
 from pipeline.model.labels import LABELS_FILE, PERFORMANCE_FILE, id_column, id_keys
 from pipeline.model.periods import is_month, months_between
 from pipeline.model.predict import SUMMARY_FILE
@@ -421,7 +426,13 @@ def _train_and_compare(
             # Its reference is the since-change rows: it is still catching up.
             tags[CHANGE_PERIOD_TAG] = inherited.get(CHANGE_PERIOD_TAG, "")
             tags[ROWS_WANTED_TAG] = inherited[ROWS_WANTED_TAG]
-    info = registry.log_training(outcome, training, reason=trigger, tags=tags)
+    evaluation = DatasetInput(
+        name=f"{config.name}-{period or 'holdout'}-comparison",
+        context="evaluation",
+        description=evaluated_on,
+        frame=holdout,
+    )
+    info = registry.log_training(outcome, training, trigger, tags=tags, evaluation=evaluation)
 
     features, labels = labelled_rows(holdout, config)
     threshold = config.decision_threshold
@@ -727,11 +738,3 @@ def _earlier_challenger(registry: Registry, path: Path, digest: str) -> RetrainR
         earlier.challenger_version,
     )
     return earlier
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()

@@ -1,0 +1,90 @@
+"""What is in git decides what runs: pyproject.toml and uv.lock agree, and every install path
+(scripts, workflows, images) installs from the lock with the same uv."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+from uv import find_uv_bin
+
+REPO = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def uv_lock_check(project: Path) -> subprocess.CompletedProcess[str]:
+    # --offline: the check reads the lock and uv's cache; it never resolves anew.
+    return subprocess.run(
+        [find_uv_bin(), "lock", "--check", "--offline", "--project", str(project)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+    )
+
+
+def test_the_lock_agrees_with_pyproject() -> None:
+    done = uv_lock_check(REPO)
+    assert done.returncode == 0, f"uv.lock is out of date: run `uv lock`\n{done.stderr}"
+
+
+def test_a_changed_requirement_without_a_new_lock_fails_the_check(tmp_path: Path) -> None:
+    shutil.copy(REPO / "uv.lock", tmp_path / "uv.lock")
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"rich>=13",' in text
+    (tmp_path / "pyproject.toml").write_text(text.replace('"rich>=13",', '"rich>=99",', 1))
+    assert uv_lock_check(tmp_path).returncode != 0
+
+
+def locked_version(name: str) -> str:
+    lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
+    versions = {p["version"] for p in lock["package"] if p["name"] == name}
+    assert len(versions) == 1, f"{name}: {versions}"
+    return versions.pop()
+
+
+def test_every_install_path_uses_the_locked_uv() -> None:
+    uv = locked_version("uv")
+    bootstrap = (REPO / "scripts" / "bootstrap.sh").read_text(encoding="utf-8")
+    assert f"UV_VERSION={uv}\n" in bootstrap
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    assert f"ARG UV_VERSION={uv}\n" in dockerfile
+    for workflow in sorted((REPO / ".github" / "workflows").glob("*.yml")):
+        text = workflow.read_text(encoding="utf-8")
+        pinned = re.findall(r'version: "([0-9.]+)" # as scripts/bootstrap.sh', text)
+        assert pinned == [uv] * text.count("astral-sh/setup-uv@"), workflow.name
+
+
+def test_workflows_install_only_from_the_lock() -> None:
+    for workflow in sorted((REPO / ".github" / "workflows").glob("*.yml")):
+        text = workflow.read_text(encoding="utf-8")
+        assert "pip install" not in text, f"{workflow.name} installs around uv.lock"
+        for command in re.findall(r"run: (uv sync[^\n]*)", text):
+            assert "--frozen" in command, f"{workflow.name}: {command}"
+
+
+def requirement_name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9._-]+", requirement)
+    assert match, requirement
+    return match.group(0).lower().replace("_", "-")
+
+
+@pytest.mark.parametrize(
+    ("group", "within"),
+    [("serving", ("postgres",)), ("tracking-server", ("ui", "postgres"))],
+)
+def test_image_groups_ask_for_what_the_runtime_asks(group: str, within: tuple[str, ...]) -> None:
+    # The api and mlflow images install a group, not the runtime: each of its requirements must
+    # be one the runtime (or the named extras) states the same way, so they cannot drift apart.
+    stated = {requirement_name(r): r for r in PYPROJECT["project"]["dependencies"]}
+    for extra in within:
+        for requirement in PYPROJECT["project"]["optional-dependencies"][extra]:
+            stated[requirement_name(requirement)] = requirement
+    for requirement in PYPROJECT["dependency-groups"][group]:
+        name = requirement_name(requirement)
+        assert name in stated, f"{group}: {name} is not a runtime dependency"
+        assert requirement == stated[name], f"{group}: {requirement} vs {stated[name]}"
