@@ -28,6 +28,31 @@ def fresh(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return project
 
 
+def _dataset_inputs(version: int) -> dict[str, Any]:
+    """The (context, name) of the datasets MLflow recorded for version's training run and the
+    2026-06 predict and drift runs; "digests": each dataset's digest by name."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    run_id = client.get_model_version("attrition", str(version)).run_id
+    runs = {"train": client.get_run(run_id)}
+    for step in ("predict", "drift"):
+        [runs[step]] = client.search_runs(
+            [runs["train"].info.experiment_id],
+            filter_string=(
+                f"tags.`driftgate.step` = '{step}' and tags.`driftgate.period` = '2026-06'"
+            ),
+        )
+    found: dict[str, Any] = {"digests": {}}
+    for step, run in runs.items():
+        found[step] = set()
+        for item in run.inputs.dataset_inputs:
+            context = {tag.key: tag.value for tag in item.tags}["mlflow.data.context"]
+            found[step].add((context, item.dataset.name))
+            found["digests"][item.dataset.name] = item.dataset.digest
+    return found
+
+
 def _outputs(project: Path, period: str, name: str, model: str = "attrition") -> dict[str, Any]:
     path = project / "outputs" / model / period / name
     return json.loads(path.read_text())  # type: ignore[no-any-return]
@@ -91,6 +116,19 @@ def test_a_drifted_month_and_a_merged_promotion_update_the_card(
     assert f"Version **v{version}**" in training and "2026-06 (earlier half): " in training
     features = section(card.body, "features") or ""
     assert "| MonthlyIncome | numeric | feature |" in features
+
+    # MLflow's dataset tracking shows what each run read, and the card names the same digest.
+    inputs = _dataset_inputs(version)
+    assert {
+        "train": {
+            ("training", "attrition-training"),
+            ("evaluation", "attrition-2026-06-comparison"),
+        },
+        "predict": {("scoring", "attrition-2026-06")},
+        "drift": {("evaluation", "attrition-2026-06"), ("reference", "attrition-reference")},
+    }.items() <= inputs.items()
+    training_digest = inputs["digests"]["attrition-training"]
+    assert f"MLflow dataset digest of those rows: `{training_digest}`" in training
 
     # Every hand-written line is as it was before the cycle, byte for byte.
     assert hand_written(text) == hand_written((REPO / CARD).read_text())
