@@ -178,6 +178,9 @@ class Registry:
 
         logging.getLogger("mlflow").setLevel(logging.WARNING)
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        # uv's environments have no pip; MLflow warns that it cannot pin pip's version in the
+        # model's conda.yaml, which the stated pip_requirements make moot.
+        logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
