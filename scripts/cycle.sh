@@ -19,4 +19,4 @@ echo "(promotion_pr.md, and promotion_card.md, the card it commits). Cards after
 echo "merges: $PIPELINE_MODEL_CARDS_DIR/ (model_cards/ in git is left as it is)."
 echo "Dashboard: PIPELINE_MODEL_CARDS_DIR=$PIPELINE_MODEL_CARDS_DIR .venv/bin/pipeline dashboard --out site --open"
 echo "History: .venv/bin/pipeline history --model NAME"
-echo "MLflow UI: .venv/bin/mlflow ui --backend-store-uri sqlite:///mlruns.db"
+echo "MLflow UI: .tools/bin/uv run --frozen --extra ui mlflow ui --backend-store-uri sqlite:///mlruns.db"

@@ -104,6 +104,46 @@ def pytest_configure(config: pytest.Config) -> None:
         threadpool_limits(1)
 
 
+_BEFORE = pytest.StashKey[set[str]]()
+# What running the tests may leave in the checkout: caches of Python and the tools.
+_CACHES = ("__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".import_linter_cache")
+
+
+def _checkout_files() -> set[str]:
+    """Every path git sees in the checkout, ignored ones included, caches left out."""
+    import subprocess
+
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:  # not a git checkout (an unpacked archive): nothing to compare
+        return set()
+    lines = {line[3:] for line in done.stdout.splitlines()}
+    return {path for path in lines if not any(part in _CACHES for part in Path(path).parts)}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller, not each xdist worker
+        session.config.stash[_BEFORE] = _checkout_files()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Tests write to temporary folders only: a file the suite left in the checkout fails it."""
+    before = session.config.stash.get(_BEFORE, None)
+    if before is None:
+        return
+    left = sorted(_checkout_files() - before)
+    if left:
+        listed = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+        writer = session.config.get_terminal_writer()
+        writer.line()
+        writer.line(f"error: the tests left files in the checkout: {listed}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Slow tests first (stable otherwise): the workers then end at about the same time."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)

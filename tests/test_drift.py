@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import IBM, run_cli
+from conftest import IBM, REPO, run_cli
 
 from pipeline.config import ModelConfig
 from pipeline.model.schema import validate_batch
@@ -15,6 +16,9 @@ from pipeline.model.synthetic import generate
 from pipeline.monitoring.drift import detect_drift
 
 needs_ibm = pytest.mark.skipif(not IBM.exists(), reason="../shared/data is not beside the repo")
+
+
+MODELS = sorted(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pipeline"]["models"])
 
 
 def _halves(project: Path, seed: int) -> tuple[Path, pd.DataFrame]:
@@ -107,3 +111,27 @@ def test_an_overfit_champion_shows_no_prediction_drift_on_another_half_of_its_wo
     # The same month against in-sample scores: the false alarm this guards against.
     in_sample, _ = detect_drift(config, reference, current, "r", "c", model=overfit.model)
     assert in_sample.prediction_drift is not None and in_sample.prediction_drift.detected
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_drift_with_no_champion_writes_its_result_and_report_for_every_model(
+    project: Path, monkeypatch: pytest.MonkeyPatch, model: str
+) -> None:
+    # An empty registry: no champion, so no scores; sms_spam's only feature is text, which
+    # leaves Evidently nothing to test.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'empty.db'}")
+    monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(project / "empty-artifacts"))
+    reference, current = project / f"{model}-reference.csv", project / f"{model}-current.csv"
+    for path, seed in ((reference, "0"), (current, "1")):
+        made = run_cli("data", "generate", "--model", model, "--seed", seed, "--out", str(path))
+        assert made.code == 0, made.stderr
+    out = project / "drift-out" / model
+    done = run_cli(
+        "drift", "--model", model, "--reference", str(reference), "--current", str(current),
+        "--period", "2026-11", "--out", str(out),
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    result = json.loads((out / "drift.json").read_text())
+    assert result["model_version"] is None and result["verdict"] in ("drift", "no_drift")
+    page = (out / "drift_report.html").read_text()
+    assert page.count('id="driftgate-verdict"') == 1

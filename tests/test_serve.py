@@ -37,7 +37,12 @@ def served(
 
 def _records(settings: Settings, config: ModelConfig, rows: int, seed: int = 7) -> list[Any]:
     path = generate_batch(
-        settings, config, settings.path("data") / f"api-{seed}.csv", rows, seed, labels=False
+        settings,
+        config,
+        settings.path(settings.data_dir) / f"api-{seed}.csv",
+        rows,
+        seed,
+        labels=False,
     )
     return json.loads(pd.read_csv(path).to_json(orient="records"))
 

@@ -830,6 +830,19 @@ def report_banner(drift: dict[str, Any]) -> str:
     )
 
 
+def report_without_evidently(title: str) -> str:
+    """The HTML report of a month Evidently had nothing to test in: the verdict goes on top."""
+    import html
+
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title></head><body>"
+        '<p style="font-family:sans-serif;margin:16px">Evidently had nothing to test this month:'
+        " the model's features are text, which Driftgate's own text test covers above, and"
+        " there is no champion whose scores it could compare.</p></body></html>"
+    )
+
+
 def with_banner(report_html: str, drift: dict[str, Any]) -> str:
     """Evidently's HTML with Driftgate's verdict first in its body."""
     banner = report_banner(drift)

@@ -27,7 +27,7 @@ from pipeline.monitoring.drift import DRIFT_FILE, HTML_FILE, ConceptDrift, Drift
 from pipeline.monitoring.estimation import EstimatedPerformance, PerformanceEstimator
 from pipeline.monitoring.performance import labelled_rows, positive_scores
 from pipeline.reporting.operations import record_seconds
-from pipeline.reporting.report import with_banner
+from pipeline.reporting.report import report_without_evidently, with_banner
 from pipeline.results import set_step_outputs, staged_outputs, to_jsonable
 from pipeline.steps.predict import engine_for
 from pipeline.steps.retrain import labelled_history, should_retrain
@@ -92,12 +92,15 @@ def drift_step(
     )
     with staged_outputs(out_dir) as outputs:
         staged_html = outputs.path(HTML_FILE)
-        snapshot.save_html(str(staged_html))
+        if snapshot is not None:
+            snapshot.save_html(str(staged_html))
+            page = staged_html.read_text(encoding="utf-8")
+        else:
+            # Nothing for Evidently: text columns only (Driftgate's text test has them) and no
+            # champion whose scores it could test.
+            page = report_without_evidently(f"Drift report: {config.name} {out_dir.name}")
         # The report opens with Driftgate's verdict: the one the issue states.
-        staged_html.write_text(
-            with_banner(staged_html.read_text(encoding="utf-8"), to_jsonable(result)),
-            encoding="utf-8",
-        )
+        staged_html.write_text(with_banner(page, to_jsonable(result)), encoding="utf-8")
         with tempfile.TemporaryDirectory() as folder:
             # MLflow names the artifact after the file, so log a copy under its final name.
             html = Path(folder) / HTML_FILE
