@@ -333,18 +333,31 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> Any:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+def _common_options(default: Any) -> argparse.ArgumentParser:
+    """--model and --debug, taken before the command or after it."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
         "--model",
-        help="model name from [tool.pipeline.models] (default: " "the configured default_model)",
+        default=default,
+        help="model name from [tool.pipeline.models] (default: the configured default_model)",
     )
-    common.add_argument("--debug", action="store_true", help="show tracebacks and warnings")
+    options.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if default is None else default,
+        help="show tracebacks and warnings",
+    )
+    return options
 
+
+def build_parser() -> argparse.ArgumentParser:
+    # A command's own defaults are suppressed: `pipeline --model sms_spam drift ...` keeps the
+    # model given before the command (argparse would otherwise reset it to the command's None).
+    common = _common_options(argparse.SUPPRESS)
     parser = argparse.ArgumentParser(
         prog="pipeline",
         description="Driftgate: batch prediction, drift detection, retraining and promotion.",
-        parents=[common],
+        parents=[_common_options(None)],
         # Workflows and scripts spell options out: an abbreviation would break when one is added.
         allow_abbrev=False,
     )

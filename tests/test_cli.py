@@ -1,7 +1,10 @@
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from conftest import REPO, run_cli
 
 
@@ -69,3 +72,13 @@ def test_only_training_commands_import_joblib_and_read_pipeline_jobs() -> None:
     assert training.stderr.strip().splitlines()[-1] == (
         "error: PIPELINE_JOBS='none' is not a number of processes (or -1: all)"
     )
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_model_is_taken_before_the_command_or_after_it(project: Path, before: bool) -> None:
+    where = ["--model", "sms_spam"]
+    command = ["data", "generate", "--rows", "3", "--out", str(project / "texts.csv")]
+    done = run_cli(*(where + command if before else command + where))
+    assert done.code == 0, done.stderr
+    assert json.loads(done.stdout)["model"] == "sms_spam"
+    assert (project / "texts.csv").read_text().startswith("text,label")
