@@ -103,7 +103,12 @@ def verdict_line(results: RunResults) -> str:
         if patterns:
             head += f". {patterns}"
     else:
-        head = f"**No drift**: all {drift.get('n_features', 0)} features stable"
+        count = drift.get("n_features", 0)
+        head = (
+            "**No drift**: its one feature is stable"
+            if count == 1
+            else f"**No drift**: all {count} features stable"
+        )
     decision = retrain.get("decision")
     if decision == "promote":
         tail = (
@@ -117,8 +122,12 @@ def verdict_line(results: RunResults) -> str:
             f"v{retrain.get('champion_version')} keeps serving"
         )
     elif decision == "keep":
+        # The policy's reason ends with why: "not better", "better by less than the minimum
+        # improvement 0.005", "not enough evidence (...)".
+        reasons = retrain.get("reasons") or []
+        why = str(reasons[0]).rsplit(": ", 1)[-1] if reasons else "not better"
         tail = (
-            f"challenger v{retrain.get('challenger_version')} trained but not better: "
+            f"challenger v{retrain.get('challenger_version')} trained and kept back ({why}): "
             f"champion v{retrain.get('champion_version')} keeps serving"
         )
     else:
@@ -170,7 +179,7 @@ def _feature_section(drift: dict[str, Any]) -> str:
         f"{drift.get('n_drifted_features', 0)} of {drift.get('n_features', 0)} features drifted "
         f"(share {drift.get('drift_share', 0):.0%}; dataset threshold "
         f"{drift.get('drift_share_threshold', 0):.0%}). Each column is tested at "
-        f"p < {drift.get('per_column_threshold', 0):.5f}, i.e. a family-wise false-alarm rate of "
+        f"p < {drift.get('per_column_threshold', 0):.3g}, i.e. a family-wise false-alarm rate of "
         f"{drift.get('feature_alpha', 0)} across all features.",
         "",
     ]
@@ -212,6 +221,12 @@ def _feature_table(features: list[dict[str, Any]]) -> list[str]:
             f"| {psi} | {effect} | {mark} |"
         )
     return rows
+
+
+def signed(value: float, digits: int = 3) -> str:
+    """+0.012 or -0.012; a change that rounds to nothing is +0.000, never -0.000."""
+    text = f"{value:+.{digits}f}"
+    return "+" + text[1:] if float(text) == 0 else text
 
 
 def p_value(value: float) -> str:
@@ -265,7 +280,7 @@ def _prediction_section(drift: dict[str, Any]) -> str:
     return (
         "## Prediction drift\n\n"
         f"Champion score distribution {state}: {prediction['test']} p-value "
-        f"{prediction['score']:.4g} (threshold {prediction['threshold']}); mean score "
+        f"{p_value(prediction['score'])} (threshold {prediction['threshold']}); mean score "
         f"{prediction['reference_mean']:.3f} on "
         f"{prediction.get('reference_scores', 'the reference')}, "
         f"{prediction['current_mean']:.3f} now."
@@ -281,7 +296,7 @@ def _concept_section(drift: dict[str, Any]) -> str:
         "## Concept drift\n\n"
         f"Concept drift {state}: champion {concept['metric']} {concept['current']:.3f} on "
         f"{concept['labelled_rows']} labelled rows vs {concept['reference']:.3f} at training "
-        f"(drop {concept['drop']:.3f}, threshold {concept['threshold']})."
+        f"(change {signed(-concept['drop'])}; a drop of {concept['threshold']} or more counts)."
     )
 
 
@@ -298,7 +313,7 @@ def _performance_section(drift: dict[str, Any], history: list[dict[str, Any]]) -
             f"**{now['value']:.3f}** ({now['confidence']:.0%} band {now['lower']:.3f} to "
             f"{now['upper']:.3f}; F1 {now['f1']:.3f} at threshold {now['threshold']})"
             + (
-                f", vs {now['reference']:.3f} at training (change {-now['drop']:+.3f})"
+                f", vs {now['reference']:.3f} at training (change {signed(-now['drop'])})"
                 if now.get("reference") is not None
                 else ""
             )
