@@ -45,7 +45,8 @@ def drift_verdict(
         reasons.append(f"{len(drifted_features)} of {n_features} features drifted ({names})")
     if share >= thresholds.drift_share:
         reasons.append(
-            f"drifted share {share:.0%} reaches the dataset threshold {thresholds.drift_share:.0%}"
+            f"drifted share {share:.0%} reaches {thresholds.drift_share:.0%}, the share at which "
+            "drift alone retrains"
         )
     if prediction_drifted:
         reasons.append("the champion's score distribution drifted")

@@ -177,7 +177,7 @@ def _feature_section(drift: dict[str, Any]) -> str:
         "## Feature drift",
         "",
         f"{drift.get('n_drifted_features', 0)} of {drift.get('n_features', 0)} features drifted "
-        f"(share {drift.get('drift_share', 0):.0%}; dataset threshold "
+        f"(share {drift.get('drift_share', 0):.0%}; drift alone retrains at "
         f"{drift.get('drift_share_threshold', 0):.0%}). Each column is tested at "
         f"p < {drift.get('per_column_threshold', 0):.3g}, i.e. a family-wise false-alarm rate of "
         f"{drift.get('feature_alpha', 0)} across all features.",
@@ -835,10 +835,11 @@ def report_banner(drift: dict[str, Any]) -> str:
         f"<ul>{reasons}</ul>"
         f"<p>{drift.get('n_drifted_features', 0)} of {drift.get('n_features', 0)} features "
         f"drifted; each column is tested at p &lt; {drift.get('per_column_threshold', 0):.3g} "
-        f"(family-wise {drift.get('feature_alpha', 0)}), and the dataset drifts when "
-        f"{drift.get('drift_share_threshold', 0):.0%} of them do or when the scores or the "
-        "labels show it. Evidently's report below applies its own share rule to the feature "
-        "tests only; this verdict is the one the issue and the workflow use.</p>"
+        f"(family-wise {drift.get('feature_alpha', 0)}). <b>Detected</b>: any feature drifted "
+        "at that level, or the champion's scores, or its quality on labelled rows. "
+        f"<b>Retrains</b> on drift alone: {drift.get('drift_share_threshold', 0):.0%} of the "
+        "features drifted (the retraining policy, in the issue). Below, Evidently's test and "
+        "plots for each column; this verdict is the one the issue and the workflow use.</p>"
         '<table border=1 cellpadding=4 style="border-collapse:collapse">'
         "<tr><th>feature</th><th>test</th><th>p-value</th><th>threshold</th><th>PSI</th>"
         "<th>drifted</th></tr>" + "".join(rows) + "</table></div>"
