@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from conftest import run_cli
+
+from pipeline.config import ModelConfig
 
 pytestmark = pytest.mark.slow  # three monthly cycles on a real MLflow store
 
@@ -78,3 +81,24 @@ def test_labels_that_arrive_a_month_late_feed_the_report_and_the_retraining(
     assert json.loads((outputs / "2026-06" / "performance.json").read_text())["label_files"] == [
         "2026-06.csv"
     ]
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_an_estimated_drop_retrains_only_while_the_months_labels_are_unknown(
+    config: ModelConfig, labelled: bool
+) -> None:
+    from datetime import datetime, timezone
+
+    from pipeline.steps.retrain import should_retrain
+
+    drift: dict[str, Any] = {
+        "drift_detected": False,
+        "drift_share": 0.0,
+        "estimated_performance": {"drop": 0.095},
+    }
+    if labelled:  # the realized ROC AUC held: it decides, the estimate was wrong
+        drift["concept_drift"] = {"metric": "roc_auc", "drop": 0.004, "detected": False}
+    now = datetime.now(timezone.utc)
+    decision = should_retrain(None, config, drift, 2000, False, now)
+    cited = any("estimated ROC AUC dropped" in reason for reason in decision.reasons)
+    assert cited is not labelled

@@ -60,3 +60,22 @@ def test_history_chart_covers_earlier_periods(tmp_path: Path) -> None:
     assert 'x-axis ["2026-09", "2026-10", "2026-11"]' in body
     assert "bar [0, 10, 33]" in body
     assert "2026-12" not in body
+
+
+def test_concept_section_shows_the_decision_metrics_that_moved_while_roc_auc_held() -> None:
+    concept = {
+        "metric": "roc_auc",
+        "reference": 0.97,
+        "current": 0.966,
+        "drop": 0.004,
+        "threshold": 0.05,
+        "detected": False,
+        "labelled_rows": 2000,
+        "at_threshold": {"recall": {"reference": 0.612, "current": 0.427}},
+    }
+    body = render_issue(
+        RunResults("sms_spam", "2026-11", drift={**DRIFT, "concept_drift": concept})
+    ).body
+    assert "Concept drift not detected: champion roc_auc 0.966" in body
+    assert "(change -0.004; a drop of 0.05 or more counts)" in body
+    assert "At the decision threshold: recall 0.427 (0.612 at training, -0.185)." in body

@@ -33,7 +33,7 @@ def test_a_text_model_runs_the_monthly_loop_and_serves(
     assert calm["drift_detected"] is False and calm["features"][0]["kind"] == "text"
     issue = (out / "2026-11" / "issue.md").read_text()
     [verdict] = [line for line in issue.splitlines() if line.startswith("**Drift detected**")]
-    assert verdict.startswith("**Drift detected**: 1 of 1 features drifted (text)")
+    assert verdict.startswith("**Drift detected**: 1 of 1 feature drifted (text)")
     assert "New patterns in `text`:" in verdict and "wallet" in verdict
     assert "| domain classifier |" in issue
     retrain = json.loads((out / "2026-11" / "retrain.json").read_text())

@@ -33,6 +33,7 @@ NUMERIC_TEST = "ks"
 # same-distribution months here. A two-sample test of homogeneity counts both samples' noise.
 CATEGORICAL_TEST = "chi2_homogeneity"
 _MIN_LABELLED_FOR_CONCEPT = 50
+_THRESHOLD_METRICS = ("precision", "recall", "f1")
 
 
 class Batch(Protocol):
@@ -97,6 +98,9 @@ class ConceptDrift:
     threshold: float
     detected: bool
     labelled_rows: int
+    # The metrics of the yes/no decision at the model's threshold, at training and now: they
+    # can move while the ranking (ROC AUC) holds, and a reader should see that they did.
+    at_threshold: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -393,8 +397,14 @@ def _concept_drift(
         return None
     if labels.max() == 0:
         return None
-    now = evaluate(model, features, labels, config.decision_threshold)[config.primary_metric]
+    measured = evaluate(model, features, labels, config.decision_threshold)
+    now = measured[config.primary_metric]
     drop = reference_value - now
+    at_threshold = {
+        name: {"reference": round(reference_metrics[f"test_{name}"], 4), "current": round(value, 4)}
+        for name, value in measured.items()
+        if name in _THRESHOLD_METRICS and f"test_{name}" in reference_metrics
+    }
     return ConceptDrift(
         metric=config.primary_metric,
         reference=round(reference_value, 4),
@@ -403,6 +413,7 @@ def _concept_drift(
         threshold=config.thresholds.max_metric_drop,
         detected=drop > config.thresholds.max_metric_drop,
         labelled_rows=len(labels),
+        at_threshold=at_threshold,
     )
 
 

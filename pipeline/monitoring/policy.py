@@ -42,7 +42,8 @@ def drift_verdict(
     share = len(drifted_features) / max(n_features, 1)
     if drifted_features:
         names = ", ".join(drifted_features[:5]) + (" ..." if len(drifted_features) > 5 else "")
-        reasons.append(f"{len(drifted_features)} of {n_features} features drifted ({names})")
+        noun = "feature" if n_features == 1 else "features"
+        reasons.append(f"{len(drifted_features)} of {n_features} {noun} drifted ({names})")
     if share >= thresholds.drift_share:
         reasons.append(
             f"drifted share {share:.0%} reaches {thresholds.drift_share:.0%}, the share at which "

@@ -257,14 +257,15 @@ def _text_details(name: str, text: dict[str, Any]) -> str:
             "| --- | --- | ---: |",
             f"| domain classifier | can a classifier tell reference from current messages? "
             f"ROC AUC {text.get('domain_classifier_auc', 0.5):.3f} (0.5: no) | "
-            f"{tests.get('domain_classifier', 1):.4g} |",
+            f"{p_value(tests.get('domain_classifier', 1))} |",
             f"| vocabulary | tokens unseen in the reference: "
             f"{text.get('reference_unseen_token_share', 0):.1%} before, "
-            f"{text.get('unseen_token_share', 0):.1%} now | {tests.get('vocabulary', 1):.4g} |",
+            f"{text.get('unseen_token_share', 0):.1%} now | "
+            f"{p_value(tests.get('vocabulary', 1))} |",
             f"| length | mean characters {length.get('reference', 0):g} before, "
-            f"{length.get('current', 0):g} now | {tests.get('length', 1):.4g} |",
+            f"{length.get('current', 0):g} now | {p_value(tests.get('length', 1))} |",
             f"| style | messages with capitals, digits, a URL or phone number | "
-            f"{tests.get('style', 1):.4g} |",
+            f"{p_value(tests.get('style', 1))} |",
             "",
             f"Token distributions: Jensen-Shannon divergence {text.get('js_divergence', 0):.3f}. "
             f"New patterns (terms far more frequent than in the reference): {terms}.",
@@ -297,7 +298,20 @@ def _concept_section(drift: dict[str, Any]) -> str:
         f"Concept drift {state}: champion {concept['metric']} {concept['current']:.3f} on "
         f"{concept['labelled_rows']} labelled rows vs {concept['reference']:.3f} at training "
         f"(change {signed(-concept['drop'])}; a drop of {concept['threshold']} or more counts)."
+        + _at_threshold(concept.get("at_threshold") or {})
     )
+
+
+def _at_threshold(metrics: dict[str, dict[str, float]]) -> str:
+    """ " At the decision threshold: recall 0.427 (0.612 at training, -0.185); ..." """
+    if not metrics:
+        return ""
+    shown = "; ".join(
+        f"{name} {m['current']:.3f} ({m['reference']:.3f} at training, "
+        f"{signed(m['current'] - m['reference'])})"
+        for name, m in metrics.items()
+    )
+    return f" At the decision threshold: {shown}."
 
 
 def _performance_section(drift: dict[str, Any], history: list[dict[str, Any]]) -> str:

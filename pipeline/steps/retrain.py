@@ -221,7 +221,10 @@ def should_retrain(
     if champion is not None:
         age_days = (now - datetime.fromisoformat(champion.created_at)).total_seconds() / 86400
     concept = bool((drift.get("concept_drift") or {}).get("detected"))
-    estimated = (drift.get("estimated_performance") or {}).get("drop")
+    # With this month's labels in, the realized metric decides: the estimate, which scores
+    # alone give, is then only a figure to check (its error), not a reason to retrain.
+    measured = drift.get("concept_drift") is not None
+    estimated = None if measured else (drift.get("estimated_performance") or {}).get("drop")
     matured = None
     if history and history.periods and champion is not None:
         latest = history.periods[-1]
