@@ -55,7 +55,7 @@ def test_plain_month_then_drifted_month_then_promotion_and_rollback(
         "cycle.json",
     } <= set(files_in(october))
     assert (october / "issue.md").read_text().startswith("**No drift**: all 30 features stable")
-    assert _aliases() == {"champion": 1, "challenger": 1}
+    assert _aliases() == {"champion": 1}  # a first version has nothing to challenge
     # A stable month: the champion's estimated ROC AUC brackets the realized one.
     estimated = json.loads((october / "drift.json").read_text())["estimated_performance"]
     realized = json.loads((october / "drift.json").read_text())["concept_drift"]["current"]

@@ -209,6 +209,15 @@ def test_the_site_after_a_two_month_cycle_in_a_real_browser(
     assert (shots / "dashboard-index.png").stat().st_size > 10_000
     reports = list((site / "reports" / "attrition").glob("*.html"))
     assert {p.stem for p in reports} == {"2026-09", "2026-10"}
+    # A dry run opened nothing on GitHub: the index links the issue it wrote, naming its period
+    # (the figures beside it name theirs too); the draft page holds that issue as written.
+    index = pages["index"].read_text()
+    assert 'href="drafts/attrition/2026-10/issue.html">drift issue 2026-10 (dry run)</a>' in index
+    draft = (site / "drafts" / "attrition" / "2026-10" / "issue.html").read_text()
+    assert "Drift report: attrition 2026-10" in draft or "**Drift detected**" in draft
+    # The version events are placed by period (a cycle's events fall within one second).
+    model_page = pages["attrition"].read_text()
+    assert '"type":"category"' in model_page and "period that trained the version" in model_page
 
 
 @contextlib.contextmanager

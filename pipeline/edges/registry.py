@@ -205,7 +205,7 @@ class Registry:
         tags: dict[str, str] | None = None,
         evaluation: DatasetInput | None = None,
     ) -> ModelVersionInfo:
-        """Log a training run, register its model, set ``challenger`` (and ``champion`` if none).
+        """Log a training run, register its model, set ``challenger`` (``champion`` if none).
 
         MLflow's dataset tracking records the training rows and, when given, the rows the
         version was compared with its champion on (``evaluation``).
@@ -310,11 +310,13 @@ class Registry:
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(f"logging the training run to MLflow failed: {first_line(exc)}")
         version = int(info.registered_model_version)
-        self.client.set_registered_model_alias(self.name, CHALLENGER, str(version))
         if self.by_alias(CHAMPION) is None:
+            # The first version is champion only: there is nothing for it to challenge.
             self.client.set_registered_model_alias(self.name, CHAMPION, str(version))
             first = "the model had no champion: its first version serves until one beats it"
             self.record("promote", [first], "first training", version=version)
+        else:
+            self.client.set_registered_model_alias(self.name, CHALLENGER, str(version))
         self.tag_version(version, "driftgate.run_id", run_id)
         return self.version(version)
 

@@ -44,6 +44,7 @@ class VersionFacts:
     metrics: dict[str, float]
     promoted_at: str = ""
     decision: str = ""  # the retrain step's verdict on it: proposed, kept or refused
+    period: str = ""  # the period whose run trained it ("": the first training)
 
 
 @dataclass
@@ -82,8 +83,17 @@ class DashboardFacts:
     models: list[ModelFacts] = field(default_factory=list)
 
 
-def render_site(facts: DashboardFacts, out: Path, reports: dict[str, Path]) -> Path:
-    """Write the site into ``out`` as a whole (built aside, then swapped in); its index page."""
+def render_site(
+    facts: DashboardFacts,
+    out: Path,
+    reports: dict[str, Path],
+    drafts: dict[str, Path] | None = None,
+) -> Path:
+    """Write the site into ``out`` as a whole (built aside, then swapped in); its index page.
+
+    ``drafts``: "<model>/<period>/issue" (or "/pull") -> the Markdown a dry run wrote instead
+    of opening it on GitHub; the site shows each as a page, linked where the address would be.
+    """
     import plotly
 
     staging = out.with_name(out.name + ".new")
@@ -100,10 +110,25 @@ def render_site(facts: DashboardFacts, out: Path, reports: dict[str, Path]) -> P
         (staging / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(report, staging / relative)
         links[key] = relative
+    for key, draft in sorted((drafts or {}).items()):
+        relative = f"drafts/{key}.html"
+        (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+        kind = "promotion PR" if key.endswith("/pull") else "drift issue"
+        page = _page(
+            f"{kind} (dry run): {key.rsplit('/', 1)[0]}",
+            [
+                f"<h1>{_e(kind.capitalize())}, as a dry run wrote it</h1>",
+                "<p>Not sent to GitHub: the Markdown it would have opened, as written.</p>",
+                f"<pre>{_e(draft.read_text(encoding='utf-8'))}</pre>",
+            ],
+            depth=key.count("/") + 1,
+        )
+        (staging / relative).write_text(page, encoding="utf-8")
+        links[f"draft:{key}"] = relative
     (staging / FACTS_FILE).write_text(
         json.dumps(asdict(facts), indent=2, default=str) + "\n", encoding="utf-8"
     )
-    (staging / "index.html").write_text(overview_page(facts), encoding="utf-8")
+    (staging / "index.html").write_text(overview_page(facts, links), encoding="utf-8")
     for model in facts.models:
         page = model_page(model, facts.generated_at, links)
         (staging / "models" / f"{model.name}.html").write_text(page, encoding="utf-8")
@@ -147,7 +172,31 @@ def _page(title: str, body: list[str], depth: int) -> str:
     )
 
 
-def overview_page(facts: DashboardFacts) -> str:
+def overview_page(facts: DashboardFacts, links: dict[str, str] | None = None) -> str:
+    links = links or {}
+
+    def issue_link(model: ModelFacts, period: PeriodFacts | None) -> str:
+        if period is None:
+            return "-"
+        if period.issue_url:
+            return _link(period.issue_url, "drift issue")
+        draft = links.get(f"draft:{model.name}/{period.period}/issue")
+        return _link(draft, f"drift issue {period.period} (dry run)") if draft else "-"
+
+    def pull_link(model: ModelFacts) -> str:
+        url = _open_pull(model)
+        if url:
+            return _link(url, "promotion PR")
+        drafted = next(
+            (
+                (p.period, links[key])
+                for p in reversed(model.periods)
+                if (key := f"draft:{model.name}/{p.period}/pull") in links
+            ),
+            None,
+        )
+        return _link(drafted[1], f"promotion PR {drafted[0]} (dry run)") if drafted else "-"
+
     rows = []
     for model in facts.models:
         latest = model.periods[-1] if model.periods else None
@@ -159,17 +208,19 @@ def overview_page(facts: DashboardFacts) -> str:
         )
         metric = champion.metrics.get(f"test_{model.primary_metric}") if champion else None
         estimated = latest.estimated if latest else None
-        realized = next((p.realized for p in reversed(model.periods) if p.realized), None)
+        # Each figure names its period: the estimate is the latest month's, the realized value
+        # the latest month whose labels have arrived (months apart when labels come late).
+        matured = next((p for p in reversed(model.periods) if p.realized), None)
         rows.append(
             [
                 f'<a href="models/{_e(model.name)}.html">{_e(model.name)}</a>',
                 f"v{model.champion} ({age} days)" if champion else "none yet",
                 _verdict(latest.verdict) + f" ({_e(latest.period)})" if latest else "no run yet",
                 _num(metric),
-                _band(estimated) if estimated else "-",
-                _num(realized),
-                _link(latest.issue_url, "drift issue") if latest else "-",
-                _link(_open_pull(model), "promotion PR"),
+                f"{_band(estimated)} ({_e(latest.period)})" if estimated and latest else "-",
+                f"{_num(matured.realized)} ({_e(matured.period)})" if matured else "-",
+                issue_link(model, latest),
+                pull_link(model),
             ]
         )
     table = _table(
@@ -377,6 +428,7 @@ def _shadow_cell(shadow: dict[str, Any] | None) -> str:
     return f"{_num(shadow['realized'])} (v{_e(str(shadow['version']))})"
 
 
+FIRST_TRAINING = "first training"
 EVENTS = {
     "promote": "promoted",
     "refuse": "refused",
@@ -388,12 +440,16 @@ EVENTS = {
 def _timeline(model: ModelFacts) -> list[str]:
     import plotly.graph_objects as go
 
-    events: list[tuple[str, str, str, str, str]] = []  # when, version, event, why, source
+    # when, version, event, why, source, period: a cycle's events happen within a second of
+    # each other, so the chart places them by the period whose run trained the version.
+    events: list[tuple[str, str, str, str, str, str]] = []
+    trained_in = {f"v{v.version}": v.period or FIRST_TRAINING for v in model.versions}
     for version in model.versions:
-        events.append((version.created_at, f"v{version.version}", "trained", "-", "-"))
+        name = f"v{version.version}"
+        events.append((version.created_at, name, "trained", "-", "-", trained_in[name]))
         if version.decision in ("proposed", "kept", "refused"):
             events.append(
-                (version.created_at, f"v{version.version}", version.decision, "retrain step", "-")
+                (version.created_at, name, version.decision, "retrain step", "-", trained_in[name])
             )
     for decision in model.decisions:
         subject = str(decision.get("subject", ""))
@@ -408,14 +464,16 @@ def _timeline(model: ModelFacts) -> list[str]:
                 EVENTS[verdict],
                 reasons,
                 str(decision["source"]),
+                trained_in.get(subject, FIRST_TRAINING),
             )
         )
     events.sort()
     if not events:
         return ["<p>No version yet.</p>"]
+    periods = sorted({e[5] for e in events}, key=lambda p: (p != FIRST_TRAINING, p))
     figure = go.Figure(
         go.Scatter(
-            x=[e[0][:19] for e in events],
+            x=[e[5] for e in events],
             y=[e[2] for e in events],
             mode="markers+text",
             text=[e[1] for e in events],
@@ -424,7 +482,12 @@ def _timeline(model: ModelFacts) -> list[str]:
             marker={"size": 12},
         )
     )
-    figure.update_layout(yaxis_title="event")
+    figure.update_layout(
+        xaxis={"title": "period that trained the version", "type": "category"},
+        xaxis_categoryorder="array",
+        xaxis_categoryarray=periods,
+        yaxis_title="event",
+    )
     pulls = {
         url.rstrip("/").rsplit("/", 1)[-1]: url
         for url in (p.pull_url for p in model.periods)
@@ -438,10 +501,10 @@ def _timeline(model: ModelFacts) -> list[str]:
 
     rows = [
         [_e(when[:16]), _e(version), _e(event), _e(why), linked(source)]
-        for when, version, event, why, source in reversed(events)
+        for when, version, event, why, source, _ in reversed(events)
     ]
     return [
-        _chart(figure, "timeline", "Version events over time"),
+        _chart(figure, "timeline", "Version events by period"),
         _table("Decision record, newest first", ["when", "version", "event", "why", "from"], rows),
     ]
 

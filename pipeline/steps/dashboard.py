@@ -27,7 +27,7 @@ from pipeline.reporting.dashboard import (
     render_site,
 )
 from pipeline.reporting.history import build_history
-from pipeline.reporting.report import GITHUB_FILE
+from pipeline.reporting.report import GITHUB_FILE, ISSUE_MARKDOWN, PULL_MARKDOWN
 from pipeline.results import read_json_if_exists
 
 log = logging.getLogger("pipeline")
@@ -48,7 +48,15 @@ def dashboard_step(
         for period in model.periods
         if period.has_report
     }
-    index = render_site(facts, out, reports)
+    # Dry runs sent nothing to GitHub: the issue and the PR they would have opened are shown.
+    drafts = {
+        f"{model.name}/{period.period}/{kind}": path
+        for model in facts.models
+        for period in model.periods
+        for kind, name in (("issue", ISSUE_MARKDOWN), ("pull", PULL_MARKDOWN))
+        if (path := settings.output_dir_for(model.name, period.period) / name).exists()
+    }
+    index = render_site(facts, out, reports, drafts)
     log.info("dashboard written to %s", index)
     if open_browser:
         webbrowser.open(index.resolve().as_uri())
@@ -70,6 +78,7 @@ def gather_model(settings: Settings, config: ModelConfig) -> ModelFacts:
                 metrics={k: v for k, v in info.metrics.items() if k.startswith("test_")},
                 promoted_at=info.tags.get("driftgate.promoted_at", ""),
                 decision=decided.get(info.version, ""),
+                period=info.run_tags.get("driftgate.period", ""),
             )
         )
     root = settings.path(settings.output_dir) / config.name
