@@ -16,7 +16,7 @@ from pipeline.edges.alerts import alert_text, send_alert
 from pipeline.edges.registry import CHAMPION, Registry
 from pipeline.errors import ConfigError, GateError
 from pipeline.model.periods import period_seed, shift_month
-from pipeline.results import set_step_outputs, to_jsonable, write_json_atomic
+from pipeline.results import exclusive, set_step_outputs, to_jsonable, write_json_atomic
 from pipeline.steps.drift import drift_step
 from pipeline.steps.labels import ingest_matured_labels, label_inbox
 from pipeline.steps.predict import predict_step, project_relative
@@ -81,6 +81,31 @@ def run_cycle(
     target = target or GitHubTarget.from_env()
     if not dry_run and "report" in steps:
         target.require()
+    # One run of a model at a time: two (two terminals, two runners outside the workflow's
+    # concurrency group) would both train, register and publish. The second refuses at once.
+    lock = settings.path(settings.output_dir) / config.name / RUN_LOCK
+    with exclusive(lock, f"`pipeline run` of {config.name} {period}"):
+        return _run_cycle(
+            settings, config, period, simulate_drift, force_retrain, current, dry_run, target,
+            steps, engine,
+        )  # fmt: skip
+
+
+RUN_LOCK = ".run.lock"
+
+
+def _run_cycle(
+    settings: Settings,
+    config: ModelConfig,
+    period: str,
+    simulate_drift: bool,
+    force_retrain: bool,
+    current: Path | None,
+    dry_run: bool,
+    target: GitHubTarget,
+    steps: tuple[str, ...],
+    engine: str | None,
+) -> CycleResult:
     step = "bootstrap"
     try:
         registry = Registry(settings, config)

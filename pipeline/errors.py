@@ -40,3 +40,9 @@ class GateError(PipelineError):
     """A promotion was refused by a gate."""
 
     exit_code = 5
+
+
+class BusyError(PipelineError):
+    """Another run of the same model is under way (it holds the model's run lock)."""
+
+    exit_code = 6

@@ -171,3 +171,36 @@ def set_step_outputs(values: dict[str, Any]) -> None:
         for key, value in values.items():
             text = json.dumps(value) if not isinstance(value, str) else value
             handle.write(f"{key}={text}\n")
+
+
+@contextmanager
+def exclusive(path: Path, holder: str) -> Iterator[None]:
+    """Hold ``path``'s lock while the block runs, or refuse at once in one line.
+
+    An advisory lock of the operating system (``flock``): it ends with the process holding it,
+    so a killed run never leaves a stale lock behind. ``holder`` says who holds it (what runs,
+    which process, since when) to whoever is refused.
+    """
+    import fcntl
+    from datetime import datetime, timezone
+
+    from pipeline.errors import BusyError
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            other = handle.read().strip() or "another process"
+            raise BusyError(f"{other} holds {path}: wait for it to end, then run again") from None
+        handle.seek(0)
+        handle.truncate()
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        handle.write(f"{holder} (pid {os.getpid()}, since {started})\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()

@@ -57,7 +57,7 @@ MANIFEST = "manifest.json"
 PULLED = "driftgate-pulled.json"  # in the local clone: the commit each model was pulled at
 STATE_DB = "mlflow/mlruns.db"
 # Evidently's HTML reports are about 5 MB each: the workflow keeps them as run artifacts.
-EXCLUDED = ("*.html",)
+EXCLUDED = ("*.html", "*.lock")  # Evidently's pages (kept as run artifacts); run locks
 PUSH_ATTEMPTS = 5
 # How git says another push won the race (then the attempt starts over): a newer tip, a lease
 # that no longer holds, or the remote's ref locked by the concurrent update.
