@@ -614,9 +614,14 @@ def render_pull(results: RunResults, issue_number: int | None) -> IssueDraft:
         f"| metric | challenger v{version} | champion v{champion} | change |",
         "| --- | ---: | ---: | ---: |",
     ]
+    paired = comparison.get("paired") or {}
     for metric in sorted(new):
         before = old.get(metric)
         change = "" if before is None else f"{new[metric] - before:+.4f}"
+        if metric == paired.get("metric") and before is not None:
+            # The paired test's difference, from unrounded scores: what "Why" states, not the
+            # difference of the two rounded figures beside it (they could differ by 0.0001).
+            change = f"{paired['difference']:+.4f}"
         shown = "" if before is None else f"{before:.4f}"
         rows.append(f"| {metric} | {new[metric]:.4f} | {shown} | {change} |")
     source = f"drift report #{issue_number}" if issue_number else "the drift report"
