@@ -65,7 +65,7 @@ class Thresholds:
     # simulated pairs of bench/promotion.py (README "Promotion with confidence").
     promotion_confidence: float = 0.975
     # Recency weighting of the "weighted" training window: a month's rows count half as much
-    # as those of the month after it when this is 1 (README "Change-aware retraining").
+    # as those of the month after it when this is 1 (README "When the world changes").
     recency_half_life_months: float = 2.0
 
 
