@@ -176,7 +176,8 @@ def _feature_section(drift: dict[str, Any]) -> str:
     rows = [
         "## Feature drift",
         "",
-        f"{drift.get('n_drifted_features', 0)} of {drift.get('n_features', 0)} features drifted "
+        f"{drift.get('n_drifted_features', 0)} of {drift.get('n_features', 0)} "
+        f"{'feature' if drift.get('n_features', 0) == 1 else 'features'} drifted "
         f"(share {drift.get('drift_share', 0):.0%}; drift alone retrains at "
         f"{drift.get('drift_share_threshold', 0):.0%}). Each column is tested at "
         f"p < {drift.get('per_column_threshold', 0):.3g}, i.e. a family-wise false-alarm rate of "
