@@ -35,6 +35,10 @@ installed="$(cat "$STAMP" 2>/dev/null || true)"
 if [ "$installed" != "$lock dev" ] && [ "$installed" != "$lock $mode" ]; then
     # --frozen: install what uv.lock says, never re-resolve.
     "$UV" sync --quiet --frozen --python "$PYTHON" "${extras[@]}" --project "$ROOT"
+    # The byte code of what the commands import, written once here (below, PYTHONDONTWRITEBYTECODE
+    # is unset for them): not every file's (300 MB), and not by several processes at once on the
+    # first cycle. Whatever this misses is written when first imported.
+    env -u PYTHONDONTWRITEBYTECODE "$VENV/bin/python" "$ROOT/scripts/warm_bytecode.py"
     echo "$lock $mode" > "$STAMP"
 fi
 if [ "$mode" = dev ]; then
