@@ -49,7 +49,11 @@ MODULES = (
 
 def main() -> None:
     warnings.simplefilter("ignore")
-    names = [m.name for m in pkgutil.walk_packages(pipeline.__path__, "pipeline.")]
+    names = [
+        m.name
+        for m in pkgutil.walk_packages(pipeline.__path__, "pipeline.")
+        if m.name != "pipeline.__main__"  # it runs the command line
+    ]
     for name in [*MODULES, *names]:
         try:
             importlib.import_module(name)
