@@ -92,6 +92,9 @@ def test_plain_month_then_drifted_month_then_promotion_and_rollback(
     cells = re.findall(r"<tr><td>([^<]+)</td>", banner)
     assert cells[: len(drift["drifted_features"])] == drift["drifted_features"]
     assert "p &lt; 0.00167" in banner
+    # One rule under one word: no headline of Evidently's own dataset rule contradicts it.
+    assert "Dataset Drift is" not in report and "Dataset drift detection threshold" not in report
+    assert "<b>Detected</b>" in banner and "drift alone retrains at 30%" in issue
     assert 'x-axis ["2026-10", "2026-11"]' in issue
     # Operational metrics: in the issue, and one MLflow run per report.
     operations = issue.split("## Operations")[1].split("##")[0]
