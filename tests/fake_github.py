@@ -12,8 +12,8 @@ because PyGithub follows the ``url`` fields it is given.
 from __future__ import annotations
 
 import base64
-import hashlib
 import copy
+import hashlib
 import json
 import re
 import socket
