@@ -55,7 +55,7 @@ class Thresholds:
     min_improvement: float = 0.005
     min_fairness_ratio: float = 0.8
     # What drift alone retrains on: "dataset" (the drifted share reaches drift_share) or
-    # "feature" (any drifted feature). Performance drops, realized or estimated, retrain
+    # "feature" (any detected drift). Performance drops, realized or estimated, retrain
     # either way. Chosen by the backtest (README): on 24 "sudden" months "feature" retrained
     # 12 times for the same mean ROC AUC that performance drops reached with 3.
     drift_trigger: str = "dataset"

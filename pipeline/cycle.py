@@ -128,7 +128,9 @@ def _run_cycle(
                 late = config.label_delay_months > 0
                 inbox = label_inbox(settings, config) / f"{period}.csv" if late else None
                 rows, first_id = config.batch_rows, seed * 10**6
-                generate_batch(settings, config, current, rows, seed, kind, True, first_id, inbox)
+                generate_batch(
+                    settings, config, current, rows, seed, kind, start_id=first_id, label_file=inbox
+                )
         step = "labels"
         for ingest in ingest_matured_labels(settings, config, period):
             log.info("labels of %s arrived: %d new", ingest.period, ingest.new_labels)

@@ -1,6 +1,8 @@
 from pathlib import Path
 
-from pipeline.reporting.report import RunResults, load_results, render_issue
+import pytest
+
+from pipeline.reporting.report import RunResults, load_results, render_issue, report_banner
 from pipeline.results import write_json_atomic
 
 DRIFT = {
@@ -79,3 +81,16 @@ def test_concept_section_shows_the_decision_metrics_that_moved_while_roc_auc_hel
     assert "Concept drift not detected: champion roc_auc 0.966" in body
     assert "(change -0.004; a drop of 0.05 or more counts)" in body
     assert "At the decision threshold: recall 0.427 (0.612 at training, -0.185)." in body
+
+
+@pytest.mark.parametrize(
+    ("trigger", "rule"),
+    [("dataset", "drift alone retrains at 30% of the features drifted"),
+     ("feature", "drift alone retrains on any detected drift")],
+)  # fmt: skip
+def test_the_issue_and_the_report_state_the_retrain_rule_the_setting_chose(
+    trigger: str, rule: str
+) -> None:
+    drift = {**DRIFT, "drift_share_threshold": 0.3, "drift_trigger": trigger}
+    assert rule in render_issue(RunResults("attrition", "2026-11", drift=drift)).body
+    assert rule in report_banner(drift)

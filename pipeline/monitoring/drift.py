@@ -138,6 +138,8 @@ class DriftResult:
     evidently_version: str
     created_at: str
     mlflow_run_id: str | None = None
+    # What drift alone retrains on (thresholds.drift_trigger): "dataset" or "feature".
+    drift_trigger: str = "dataset"
     # The champion's ROC AUC estimated from its scores (no labels needed), with its band.
     estimated_performance: EstimatedPerformance | None = None
 
@@ -300,6 +302,7 @@ def detect_drift(
         feature_alpha=thresholds.feature_alpha,
         per_column_threshold=column_threshold,
         drift_share_threshold=thresholds.drift_share,
+        drift_trigger=thresholds.drift_trigger,
         features=feature_results,
         prediction_drift=prediction,
         concept_drift=concept,

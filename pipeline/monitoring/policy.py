@@ -44,7 +44,7 @@ def drift_verdict(
         names = ", ".join(drifted_features[:5]) + (" ..." if len(drifted_features) > 5 else "")
         noun = "feature" if n_features == 1 else "features"
         reasons.append(f"{len(drifted_features)} of {n_features} {noun} drifted ({names})")
-    if share >= thresholds.drift_share:
+    if thresholds.drift_trigger == "dataset" and share >= thresholds.drift_share:
         reasons.append(
             f"drifted share {share:.0%} reaches {thresholds.drift_share:.0%}, the share at which "
             "drift alone retrains"
@@ -65,6 +65,14 @@ def drift_verdict(
 
 
 DRIFT_TRIGGERS = ("dataset", "feature")
+
+
+def retrain_rule(drift_trigger: str, drift_share: float) -> str:
+    """When drift alone retrains, in the words the issue and the report use after "drift alone
+    retrains": "at 30% of the features drifted" or "on any detected drift"."""
+    if drift_trigger == "feature":
+        return "on any detected drift"
+    return f"at {drift_share:.0%} of the features drifted"
 
 
 def drift_asks_retrain(drift_detected: bool, drift_share: float, thresholds: Thresholds) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from pipeline.config import FAIRNESS_RATES
 from pipeline.model.labels import PERFORMANCE_FILE
 from pipeline.monitoring.comparison import PairedDifference
+from pipeline.monitoring.policy import retrain_rule
 from pipeline.results import read_json
 
 ISSUE_MARKDOWN = "issue.md"
@@ -178,8 +179,8 @@ def _feature_section(drift: dict[str, Any]) -> str:
         "",
         f"{drift.get('n_drifted_features', 0)} of {drift.get('n_features', 0)} "
         f"{'feature' if drift.get('n_features', 0) == 1 else 'features'} drifted "
-        f"(share {drift.get('drift_share', 0):.0%}; drift alone retrains at "
-        f"{drift.get('drift_share_threshold', 0):.0%}). Each column is tested at "
+        f"(share {drift.get('drift_share', 0):.0%}; drift alone retrains {_retrain_rule(drift)})."
+        " Each column is tested at "
         f"p < {drift.get('per_column_threshold', 0):.3g}, i.e. a family-wise false-alarm rate of "
         f"{drift.get('feature_alpha', 0)} across all features.",
         "",
@@ -222,6 +223,13 @@ def _feature_table(features: list[dict[str, Any]]) -> list[str]:
             f"| {psi} | {effect} | {mark} |"
         )
     return rows
+
+
+def _retrain_rule(drift: dict[str, Any]) -> str:
+    """The policy's rule for drift alone, from the drift result (drift.json)."""
+    return retrain_rule(
+        drift.get("drift_trigger", "dataset"), drift.get("drift_share_threshold", 0)
+    )
 
 
 def signed(value: float, digits: int = 3) -> str:
@@ -857,8 +865,8 @@ def report_banner(drift: dict[str, Any]) -> str:
         f"drifted; each column is tested at p &lt; {drift.get('per_column_threshold', 0):.3g} "
         f"(family-wise {drift.get('feature_alpha', 0)}). <b>Detected</b>: any feature drifted "
         "at that level, or the champion's scores, or its quality on labelled rows. "
-        f"<b>Retrains</b> on drift alone: {drift.get('drift_share_threshold', 0):.0%} of the "
-        "features drifted (the retraining policy, in the issue). Below, Evidently's test and "
+        f"<b>Retrains</b>: drift alone retrains {_retrain_rule(drift)} (the retraining "
+        "policy, in the issue). Below, Evidently's test and "
         "plots for each column; this verdict is the one the issue and the workflow use.</p>"
         '<table border=1 cellpadding=4 style="border-collapse:collapse">'
         "<tr><th>feature</th><th>test</th><th>p-value</th><th>threshold</th><th>PSI</th>"

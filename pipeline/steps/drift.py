@@ -29,7 +29,7 @@ from pipeline.monitoring.performance import labelled_rows, positive_scores
 from pipeline.reporting.operations import record_seconds
 from pipeline.reporting.report import report_without_evidently, with_banner
 from pipeline.results import set_step_outputs, staged_outputs, to_jsonable
-from pipeline.steps.predict import engine_for
+from pipeline.steps.predict import engine_for, project_relative
 from pipeline.steps.retrain import labelled_history, should_retrain
 
 log = logging.getLogger("pipeline")
@@ -136,7 +136,7 @@ def drift_step(
                     DatasetInput(
                         name=f"{config.name}-{out_dir.name}",
                         context="evaluation",
-                        source=str(current),
+                        source=project_relative(current, settings.project_root),
                         frame=current_batch.frame,
                     ),
                     DatasetInput(
