@@ -45,22 +45,23 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     GIT_PYTHON_REFRESH=quiet \
     PATH=/opt/venv/bin:$PATH
 COPY docker/install.sh /usr/local/bin/driftgate-install
+COPY scripts/warm_bytecode.py /usr/local/lib/driftgate/warm_bytecode.py
 
 # The dependencies are installed in each image's own stage, not copied from another: a builder
 # then reuses the layer from the list alone, without checksumming a gigabyte of files to see it
 # is unchanged (podman took 29 s to).
 FROM user AS batch-dependencies
 COPY --from=requirements /batch.txt /tmp/requirements.txt
-RUN driftgate-install /tmp/requirements.txt && rm /tmp/requirements.txt
+RUN driftgate-install requirements /tmp/requirements.txt imported && rm /tmp/requirements.txt
 
 FROM user AS api-dependencies
 COPY --from=requirements /api.txt /tmp/requirements.txt
-RUN driftgate-install /tmp/requirements.txt && rm /tmp/requirements.txt
+RUN driftgate-install requirements /tmp/requirements.txt imported && rm /tmp/requirements.txt
 
 # --- Driftgate on its dependencies: the only layers a code change rebuilds (a few hundred kB) ---
 FROM batch-dependencies AS batch-runtime
 COPY --from=wheel /wheels /tmp/wheels
-RUN pip install --quiet --no-cache-dir --no-deps /tmp/wheels/*.whl && rm -rf /tmp/wheels
+RUN driftgate-install wheels /tmp/wheels && rm -rf /tmp/wheels
 WORKDIR /app
 COPY --chown=driftgate:driftgate pyproject.toml ./
 COPY --chown=driftgate:driftgate model_cards ./model_cards
@@ -68,7 +69,7 @@ USER 10001:10001
 
 FROM api-dependencies AS api-runtime
 COPY --from=wheel /wheels /tmp/wheels
-RUN pip install --quiet --no-cache-dir --no-deps /tmp/wheels/*.whl && rm -rf /tmp/wheels
+RUN driftgate-install wheels /tmp/wheels && rm -rf /tmp/wheels
 WORKDIR /app
 COPY --chown=driftgate:driftgate pyproject.toml ./
 COPY --chown=driftgate:driftgate model_cards ./model_cards
@@ -90,7 +91,7 @@ CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
 # --- mlflow: tracking server and registry (backend store from MLFLOW_BACKEND_STORE_URI) --------
 FROM user AS mlflow
 COPY --from=requirements /mlflow.txt /tmp/requirements.txt
-RUN driftgate-install /tmp/requirements.txt && rm /tmp/requirements.txt
+RUN driftgate-install requirements /tmp/requirements.txt all && rm /tmp/requirements.txt
 WORKDIR /app
 USER 10001:10001
 EXPOSE 5000

@@ -95,3 +95,43 @@ def test_image_groups_ask_for_what_the_runtime_asks(group: str, within: tuple[st
             continue
         assert name in stated, f"{group}: {name} is not a runtime dependency"
         assert requirement == stated[name], f"{group}: {requirement} vs {stated[name]}"
+
+
+# Locked for the runtime, left out of the batch image by docker/requirements.sh: Evidently
+# requires statsmodels (and it these), yet none of the code that runs imports them.
+UNUSED_BY_BATCH = ("statsmodels", "patsy", "formulaic", "interface-meta")
+
+
+def test_the_batch_image_leaves_out_only_what_no_code_imports(tmp_path: Path) -> None:
+    import importlib.util
+
+    script = (REPO / "docker" / "requirements.sh").read_text(encoding="utf-8")
+    assert f'unused="{" ".join(UNUSED_BY_BATCH)}"' in script
+    subprocess.run(
+        ["sh", str(REPO / "docker" / "requirements.sh"), "postgres", str(tmp_path)],
+        cwd=REPO,
+        check=True,
+        env={**os.environ, "UV": find_uv_bin()},
+    )
+    exported = {
+        requirement_name(line)
+        for line in (tmp_path / "batch.txt").read_text(encoding="utf-8").splitlines()
+        if line[:1].isalnum()
+    }
+    assert "evidently" in exported and not exported & set(UNUSED_BY_BATCH)
+    # An upgrade of Evidently (or Driftgate) that starts importing one of them fails here.
+    modules = {"statsmodels", "patsy", "formulaic", "interface_meta"}
+    pattern = re.compile(rf"^\s*(?:from|import)\s+({'|'.join(modules)})\b", re.M)
+    roots = [REPO / "pipeline"]
+    for package in ("evidently", "mlflow"):
+        spec = importlib.util.find_spec(package)
+        assert spec is not None and spec.submodule_search_locations
+        roots.append(Path(next(iter(spec.submodule_search_locations))))
+    importers = [
+        str(path)
+        for root in roots
+        for path in root.rglob("*.py")
+        if pattern.search(path.read_text(encoding="utf-8", errors="replace"))
+        and "/mlflow/statsmodels/" not in str(path)  # MLflow's flavour for statsmodels' models
+    ]
+    assert importers == []
