@@ -582,6 +582,15 @@ def alert_webhook_url(environ: Mapping[str, str] | None = None) -> str:
     return env.get("ALERT_WEBHOOK_URL", "").strip()
 
 
+def failpoint_settings(environ: Mapping[str, str] | None = None) -> tuple[str, int | None]:
+    """The crash tests' two settings (``pipeline.edges.failpoints``): the file that lists each
+    failpoint passed (``DRIFTGATE_FAILPOINT_LOG``, "" for none) and the point to die at
+    (``DRIFTGATE_KILL_AT``, None for none). Unset in every real run."""
+    env = os.environ if environ is None else environ
+    kill_at = env.get("DRIFTGATE_KILL_AT", "").strip()
+    return env.get("DRIFTGATE_FAILPOINT_LOG", ""), int(kill_at) if kill_at else None
+
+
 def parallel_jobs(environ: Mapping[str, str] | None = None) -> int:
     """How many processes a command's model searches use (``PIPELINE_JOBS``): -1, every core."""
     env = os.environ if environ is None else environ

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from pipeline.config import GitHubTarget
+from pipeline.edges import failpoints
 from pipeline.errors import PipelineError, first_line
 
 T = TypeVar("T")
@@ -220,7 +221,9 @@ class GitHub:
         target = self.target
         for attempt in range(target.retries + 1):
             try:
-                return write()
+                done = write()
+                failpoints.passed(f"github: {what}")
+                return done
             except PipelineError:
                 raise
             except Exception as error:  # noqa: BLE001 - PyGithub, requests and urllib3 all raise
@@ -247,6 +250,7 @@ class GitHub:
                 if fault.may_have_landed and landed is not None:
                     found = self._call(f"check whether '{what}' landed", landed)
                     if found is not None:
+                        failpoints.passed(f"github: {what}")
                         return found
         raise AssertionError("unreachable")  # pragma: no cover
 

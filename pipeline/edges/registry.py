@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig, Settings, apply_mlflow_client_defaults
+from pipeline.edges import failpoints
 from pipeline.errors import RegistryError, first_line
 from pipeline.model.engine import ScoringModel
 from pipeline.monitoring.estimation import ESTIMATION_ARTIFACT
@@ -310,13 +311,14 @@ class Registry:
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(f"logging the training run to MLflow failed: {first_line(exc)}")
         version = int(info.registered_model_version)
+        failpoints.passed("registry: training run logged, its version registered")
         if self.by_alias(CHAMPION) is None:
             # The first version is champion only: there is nothing for it to challenge.
-            self.client.set_registered_model_alias(self.name, CHAMPION, str(version))
+            self._set_alias(CHAMPION, version)
             first = "the model had no champion: its first version serves until one beats it"
             self.record("promote", [first], "first training", version=version)
         else:
-            self.client.set_registered_model_alias(self.name, CHALLENGER, str(version))
+            self._set_alias(CHALLENGER, version)
         self.tag_version(version, "driftgate.run_id", run_id)
         return self.version(version)
 
@@ -568,6 +570,7 @@ class Registry:
                 client.set_tag(run_id, key, text[:5000])
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(f"updating MLflow run {run_id} failed: {first_line(exc)}") from exc
+        failpoints.passed("registry: a finished run updated")
 
     # -- the decision record ----------------------------------------------------------------------
     def record(
@@ -592,12 +595,14 @@ class Registry:
             self.client.set_model_version_tag(self.name, str(version), key, value[:5000])
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(f"tagging version {version} failed: {first_line(exc)}") from exc
+        failpoints.passed(f"registry: version tag {key}")
 
     def _set_alias(self, alias: str, version: int) -> None:
         try:
             self.client.set_registered_model_alias(self.name, alias, str(version))
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(f"setting alias '{alias}' failed: {first_line(exc)}") from exc
+        failpoints.passed(f"registry: alias {alias}")
 
     def promote(self, version: int, reason: str, source: str = "command line") -> AliasMove:
         """Make ``version`` the champion and keep the former one as ``previous``. Idempotent."""
@@ -683,9 +688,10 @@ class Registry:
                 for artifact in artifacts or []:
                     mlflow.log_artifact(str(artifact), artifact_path=step)
                 run_id: str = run.info.run_id
-                return run_id
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(f"logging the {step} run to MLflow failed: {first_line(exc)}")
+        failpoints.passed(f"registry: {step} run logged")
+        return run_id
 
     def step_runs(self, step: str, limit: int = 200) -> list[dict[str, Any]]:
         """The monitoring runs of ``step`` (e.g. drift) for this model, newest first."""

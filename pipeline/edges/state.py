@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import ModelConfig, Settings, StateTarget, child_environment
+from pipeline.edges import failpoints
 from pipeline.errors import PipelineError
 from pipeline.model.periods import is_month, months_between
 from pipeline.model.predict import SUMMARY_FILE
@@ -235,6 +236,19 @@ class StateRepo:
     def set_base(self, model: str, commit: str | None) -> None:
         record = read_json_if_exists(self.folder / PULLED)
         record[model] = commit
+        record.pop(f"pushing:{model}", None)
+        write_json_atomic(self.folder / PULLED, record)
+
+    # The commit a push is sending, written before it is sent: a run killed after the push
+    # landed but before it recorded its new base finds its own commit on the remote, and the
+    # next push goes on from it instead of taking it for another run's.
+    def pushing(self, model: str) -> str | None:
+        found = read_json_if_exists(self.folder / PULLED).get(f"pushing:{model}")
+        return str(found) if found else None
+
+    def set_pushing(self, model: str, commit: str) -> None:
+        record = read_json_if_exists(self.folder / PULLED)
+        record[f"pushing:{model}"] = commit
         write_json_atomic(self.folder / PULLED, record)
 
 
@@ -434,6 +448,8 @@ def _push_once(
     if tip:
         repo.fetch(tip, depth=keep)
         _check_marker(repo, tip)
+        if tip == repo.pushing(config.name):
+            base = tip  # this checkout's own push, whose end it did not see
         if tip != base and repo.tree_of(tip, folder) != repo.tree_of(base, folder):
             subject = repo.text("log", "-1", "--format=%s", tip)
             raise StateError(
@@ -470,6 +486,7 @@ def _push_once(
         # The one non-fast-forward update: it replaces only the exact tip it squashed (a lease);
         # had anyone pushed since, it is rejected and the attempt starts over.
         push.insert(2, f"--force-with-lease=refs/heads/{repo.branch}:{tip}")
+    repo.set_pushing(config.name, commit)
     done = repo.git(*push, check=False)
     if done.returncode != 0:
         output = (done.stdout + done.stderr).decode(errors="replace")
@@ -483,6 +500,7 @@ def _push_once(
         raise StateError(
             f"git push to {repo.where} failed: {_redacted(lines[-1] if lines else 'no output')}"
         )
+    failpoints.passed("state: pushed")
     return _pushed(repo, config, commit, folder, changed=True, squashed=squashed)
 
 

@@ -24,6 +24,7 @@ from pipeline.edges.registry import (
     DatasetInput,
     ModelVersionInfo,
     Registry,
+    read_records,
 )
 from pipeline.errors import DataError, RegistryError
 from pipeline.model.data import file_digest, read_batch
@@ -128,6 +129,8 @@ class RetrainResult:
         return cls(**values)
 
 
+BATCH_DIGEST_TAG = "driftgate.batch_digest"  # the batch a retrain run trained for
+ABANDONED = "abandoned"  # the verdict on a version a killed run registered
 LEARNED_PERIODS_TAG = "driftgate.learned_periods"  # matured periods a version learned from
 # A version that learned only the months since a change: where it began, and how many rows the
 # model it replaced had learned (it retrains as months mature until it has as many).
@@ -418,6 +421,8 @@ def _train_and_compare(
         tags[LEARNED_PERIODS_TAG] = ",".join(learned)
     if period:
         tags["driftgate.period"] = period
+    if result.batch_digest:
+        tags[BATCH_DIGEST_TAG] = result.batch_digest
     if choice is not None:
         chosen = next(c for c in choice.candidates if c["window"] == choice.chosen)
         tags[TRAINING_WINDOW_TAG] = f"{choice.chosen}, {chosen['description']}"
@@ -706,6 +711,7 @@ def retrain_step(
         if drift.get("mlflow_run_id"):  # the retrain verdict joins the period's drift verdict
             verdict = "retrain" if result.retrained else "skip"
             registry.record(verdict, result.trigger, run_id=str(drift["mlflow_run_id"]))
+        _record_abandoned(registry, out_dir.name, digest, result.challenger_version)
     if result.decision in ("promote", "refuse") and result.challenger_version:
         # The promotion PR's card is rendered from this file, as the issue is from the others.
         facts = gather_card_facts(registry, config, int(result.challenger_version))
@@ -719,6 +725,29 @@ def retrain_step(
     )
     record_seconds(out_dir, "retrain", started)
     return result
+
+
+def _record_abandoned(registry: Registry, period: str, digest: str, kept: int | None) -> None:
+    """Versions an earlier, killed run registered for this same batch, recorded as abandoned.
+
+    A run killed after MLflow registered its version but before ``retrain.json`` was written
+    leaves a version nobody compared; the re-run trains again (its outcome is the one the files
+    hold). The abandoned version keeps no alias of its own making and says why in its record.
+    """
+    for version in registry.versions():
+        if version.version == kept or version.run_tags.get(BATCH_DIGEST_TAG) != digest:
+            continue
+        if version.run_tags.get("driftgate.period") != period:
+            continue
+        if any(r.verdict == ABANDONED for r in read_records(version.tags)):
+            continue
+        if CHAMPION in version.aliases:
+            continue  # a first version serves; nothing was abandoned
+        why = f"registered by a run of {period} that was stopped before it finished; " + (
+            f"the re-run trained v{kept} on the same batch" if kept else "the re-run kept none"
+        )
+        registry.record(ABANDONED, [why], "re-run", version=version.version)
+        log.warning("v%d of %s: %s", version.version, registry.name, why)
 
 
 def _earlier_challenger(registry: Registry, path: Path, digest: str) -> RetrainResult | None:
