@@ -207,7 +207,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> Any:
     config = settings.model(args.model)
     if args.failed_step:
         period = args.period or current_period()
-        return report_failure_step(config, period, args.failed_step, args.message)
+        return report_failure_step(
+            config, period, args.failed_step, args.message, None, settings.templates_folder()
+        )
     return report_step(settings, config, _out_dir(args, settings), args.dry_run)
 
 

@@ -159,6 +159,9 @@ class Settings:
     output_dir: str = "outputs"
     model_cards_dir: str = "model_cards"
     data_dir: str = "data"
+    # A folder of Jinja2 templates that replace the package's own, file by file (issue.md.j2,
+    # pull.md.j2, failure.md.j2, banner.html.j2); empty: the package's.
+    templates_dir: str = ""
     predict_chunk_rows: int = 100000
     # Where batches are scored and sampled: "pandas" (this machine, in chunks) or "spark".
     engine: str = "pandas"
@@ -196,6 +199,10 @@ class Settings:
             known = ", ".join(sorted(self.models)) or "none"
             raise ConfigError(f"unknown model '{chosen}' (configured models: {known})")
         return self.models[chosen]
+
+    def templates_folder(self) -> str:
+        """The fork's templates folder, resolved; "" for the package's own templates."""
+        return str(self.path(self.templates_dir)) if self.templates_dir else ""
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the project root (absolute paths stay as they are)."""

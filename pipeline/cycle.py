@@ -158,7 +158,7 @@ def _run_cycle(
                 publication = report_step(settings, config, out_dir, dry_run=dry_run, target=target)
     except Exception as error:
         if not dry_run:
-            report_failure(config, period, step, error, target)
+            report_failure(config, period, step, error, target, settings.templates_folder())
         raise
     if publication is not None:
         link = publication.issue.url if publication.issue else None

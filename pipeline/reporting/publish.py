@@ -78,6 +78,7 @@ def publish_report(
         out_dir.name,
         target.run_url,
         settings.mlflow_tracking_uri.replace("{model}", config.name),
+        settings.templates_folder(),
     )
     results.github = {}  # links are added below from what this run publishes
     draft = render_issue(results)
@@ -189,11 +190,16 @@ def promotion_card(
 
 
 def publish_failure(
-    config: ModelConfig, period: str, step: str, error: str, target: GitHubTarget
+    config: ModelConfig,
+    period: str,
+    step: str,
+    error: str,
+    target: GitHubTarget,
+    templates_dir: str = "",
 ) -> PublishedItem:
     """Comment on the period's drift issue when there is one, or open a failure issue."""
     github = GitHub(target)
-    body = render_failure(config.name, period, step, error, target.run_url)
+    body = render_failure(config.name, period, step, error, target.run_url, templates_dir)
     github.ensure_labels([DRIFT_LABEL])
     existing = github.find_issue(issue_marker(config.name, period), DRIFT_LABEL)
     if existing is not None:

@@ -14,6 +14,7 @@ from pipeline.config import FAIRNESS_RATES
 from pipeline.model.labels import PERFORMANCE_FILE
 from pipeline.monitoring.comparison import PairedDifference
 from pipeline.monitoring.policy import retrain_rule
+from pipeline.reporting.texts import render
 from pipeline.results import read_json
 
 ISSUE_MARKDOWN = "issue.md"
@@ -45,6 +46,7 @@ class RunResults:
     # Where the run happened, for the links: the workflow run, and an MLflow server's URL.
     run_url: str | None = None
     tracking_uri: str = ""
+    templates_dir: str = ""  # a fork's templates (the templates_dir setting); "" the package's
 
 
 def issue_marker(model: str, period: str) -> str:
@@ -52,10 +54,21 @@ def issue_marker(model: str, period: str) -> str:
 
 
 def load_results(
-    out_dir: Path, model: str, period: str, run_url: str | None = None, tracking_uri: str = ""
+    out_dir: Path,
+    model: str,
+    period: str,
+    run_url: str | None = None,
+    tracking_uri: str = "",
+    templates_dir: str = "",
 ) -> RunResults:
     """The JSON results of one run, plus the drift results of every period beside it."""
-    results = RunResults(model=model, period=period, run_url=run_url, tracking_uri=tracking_uri)
+    results = RunResults(
+        model=model,
+        period=period,
+        run_url=run_url,
+        tracking_uri=tracking_uri,
+        templates_dir=templates_dir,
+    )
     for name in ("predict", "drift", "retrain", "card", "operations", "github"):
         path = out_dir / f"{name}.json"
         if path.exists():
@@ -146,26 +159,26 @@ def _refusal(retrain: dict[str, Any]) -> str:
 def render_issue(results: RunResults) -> IssueDraft:
     drift = results.drift or {}
     marker = issue_marker(results.model, results.period)
-    sections = [
-        verdict_line(results),
-        _feature_section(drift),
-        _prediction_section(drift),
-        _concept_section(drift),
-        _performance_section(drift, results.history),
-        _quality_section(drift),
-        _retrain_section(results.retrain),
-        _predict_section(results.predict),
-        _operations_section(results.operations),
-        _links_section(results),
-        _history_section(results.history),
-        marker,
-    ]
+    sections = {
+        "verdict": verdict_line(results),
+        "features": _feature_section(drift),
+        "prediction": _prediction_section(drift),
+        "concept": _concept_section(drift),
+        "performance": _performance_section(drift, results.history),
+        "quality": _quality_section(drift),
+        "retraining": _retrain_section(results.retrain),
+        "predictions": _predict_section(results.predict),
+        "operations": _operations_section(results.operations),
+        "links": _links_section(results),
+        "history": _history_section(results.history),
+        "marker": marker,
+    }
     labels = ["drift-report", "drift-detected" if drift.get("drift_detected") else "no-drift"]
     labels.append(results.model)
     return IssueDraft(
         title=f"Drift report: {results.model} {results.period}",
         labels=labels,
-        body="\n\n".join(s for s in sections if s) + "\n",
+        body=render("issue.md.j2", results.templates_dir, sections=sections, results=results),
         marker=marker,
     )
 
@@ -619,10 +632,7 @@ def render_pull(results: RunResults, issue_number: int | None) -> IssueDraft:
     comparison = retrain.get("comparison") or {}
     new = comparison.get("challenger") or {}
     old = comparison.get("champion") or {}
-    rows = [
-        f"| metric | challenger v{version} | champion v{champion} | change |",
-        "| --- | ---: | ---: | ---: |",
-    ]
+    rows = []
     paired = comparison.get("paired") or {}
     for metric in sorted(new):
         before = old.get(metric)
@@ -632,60 +642,58 @@ def render_pull(results: RunResults, issue_number: int | None) -> IssueDraft:
             # difference of the two rounded figures beside it (they could differ by 0.0001).
             change = f"{paired['difference']:+.4f}"
         shown = "" if before is None else f"{before:.4f}"
-        rows.append(f"| {metric} | {new[metric]:.4f} | {shown} | {change} |")
-    source = f"drift report #{issue_number}" if issue_number else "the drift report"
+        rows.append(
+            {
+                "metric": metric,
+                "challenger": f"{new[metric]:.4f}",
+                "champion": shown,
+                "change": change,
+            }
+        )
     blocked = retrain.get("decision") == "refuse"
-    if blocked:
-        opening = (
-            f"**Blocked: `{results.model}` v{version} is better than champion v{champion} but "
-            f"{_refusal(retrain)}.** Merging this PR does not promote "
-            f"it: `promote` re-checks the gate and refuses. Proposed by {source} for "
-            f"{results.period} so the trade-off is on record."
-        )
-    else:
-        opening = (
-            f"**Promote `{results.model}` v{version} to champion** (now v{champion}), proposed "
-            f"by {source} for {results.period}."
-        )
-    body = [
-        opening,
-        "## Why",
-        "\n".join(f"- {reason}" for reason in retrain.get("reasons", [])),
-        "## Challenger vs champion",
-        f"Both models scored the same {comparison.get('rows', 0)} held-out rows: "
-        f"{comparison.get('evaluated_on', 'recent labelled data')}.",
-        "\n".join(rows),
-        paired_line(comparison.get("paired")),
-        windows_markdown(retrain.get("windows")),
-        "## Fairness",
-        fairness_markdown(retrain.get("fairness") or {}, version, champion),
-        "## Feature importance stability",
-        importance_markdown(retrain.get("importance")),
-        "## What merging does",
-        "This PR changes only the model card: its front matter names the new champion and its "
-        "promotion history gains a row. When it is merged, `promote.yml` re-checks the gates "
-        f"(metrics, signature) and moves the `champion` alias to v{version}; the former champion "
-        "stays available as `previous`. Reverting the merge and running `pipeline sync` rolls "
-        "back.",
-        f"Drift report: #{issue_number}" if issue_number else "",
-        pull_marker(results.model, version),
-    ]
+    marker = pull_marker(results.model, version)
+    body = render(
+        "pull.md.j2",
+        results.templates_dir,
+        model=results.model,
+        period=results.period,
+        version=version,
+        champion=champion,
+        blocked=blocked,
+        refusal=_refusal(retrain) if blocked else "",
+        source=f"drift report #{issue_number}" if issue_number else "the drift report",
+        reasons=retrain.get("reasons", []),
+        rows=rows,
+        comparison=comparison,
+        paired=paired_line(comparison.get("paired")),
+        windows=windows_markdown(retrain.get("windows")),
+        fairness=fairness_markdown(retrain.get("fairness") or {}, version, champion),
+        importance=importance_markdown(retrain.get("importance")),
+        issue_number=issue_number,
+        marker=marker,
+        results=results,
+    )
     title = f"Promote {results.model} v{version} to champion"
     return IssueDraft(
         title=f"[blocked: fairness gate] {title}" if blocked else title,
         labels=["model-promotion", results.model],
-        body="\n\n".join(part for part in body if part) + "\n",
-        marker=pull_marker(results.model, version),
+        body=body,
+        marker=marker,
     )
 
 
-def render_failure(model: str, period: str, step: str, error: str, run_url: str | None) -> str:
+def render_failure(
+    model: str, period: str, step: str, error: str, run_url: str | None, templates_dir: str = ""
+) -> str:
     """A failed run, named by its step, for the period's issue (or an issue of its own)."""
-    where = f"[workflow run]({run_url})" if run_url else "a local run"
-    return (
-        f"**The {period} run of `{model}` failed at step `{step}`** ({where}).\n\n"
-        f"```text\n{error}\n```\n\n"
-        "Fix the cause and re-run the workflow: the report of this period is updated in place.\n"
+    return render(
+        "failure.md.j2",
+        templates_dir,
+        model=model,
+        period=period,
+        step=step,
+        error=error,
+        run_url=run_url,
     )
 
 
@@ -828,49 +836,30 @@ def importance_markdown(stability: dict[str, Any] | None, top: int = 10) -> str:
     return "\n".join(lines)
 
 
-def report_banner(drift: dict[str, Any]) -> str:
+def report_banner(drift: dict[str, Any], templates_dir: str = "") -> str:
     """Driftgate's verdict, reasons and per-column results (drifted first), as HTML.
 
     Put at the top of Evidently's report so that it says what the issue says: Evidently's own
-    "Dataset Drift" line below applies its share rule to the feature tests only and rounds the
-    per-column thresholds; this is the verdict the issue, the workflow and retraining use.
+    per-column tests below round their thresholds; this is the verdict the issue, the workflow
+    and retraining use.
     """
-    import html
-
-    def cell(text: Any) -> str:
-        return f"<td>{html.escape(str(text))}</td>"
-
-    detected = bool(drift.get("drift_detected"))
-    title = "Drift detected" if detected else "No drift"
-    reasons = "".join(f"<li>{html.escape(str(r))}</li>" for r in drift.get("reasons") or [])
-    rows = []
-    for f in drift.get("features") or []:
-        psi = f"{f['psi']:.3f} ({f['psi_band']})" if f.get("psi") is not None else "-"
-        rows.append(
-            "<tr>"
-            + cell(f["name"])
-            + cell(f["test"])
-            + cell(p_value(f["score"]))
-            + cell(f"{f['threshold']:.3g}")
-            + cell(psi)
-            + cell("DRIFTED" if f["drifted"] else "no")
-            + "</tr>"
-        )
-    return (
-        '<div id="driftgate-verdict" style="font-family:sans-serif;margin:16px;padding:16px;'
-        f'border:3px solid {"#b42318" if detected else "#1a7f37"};background:#fff">'
-        f"<h1>Driftgate verdict: {title}</h1>"
-        f"<ul>{reasons}</ul>"
-        f"<p>{drift.get('n_drifted_features', 0)} of {drift.get('n_features', 0)} features "
-        f"drifted; each column is tested at p &lt; {drift.get('per_column_threshold', 0):.3g} "
-        f"(family-wise {drift.get('feature_alpha', 0)}). <b>Detected</b>: any feature drifted "
-        "at that level, or the champion's scores, or its quality on labelled rows. "
-        f"<b>Retrains</b>: drift alone retrains {_retrain_rule(drift)} (the retraining "
-        "policy, in the issue). Below, Evidently's test and "
-        "plots for each column; this verdict is the one the issue and the workflow use.</p>"
-        '<table border=1 cellpadding=4 style="border-collapse:collapse">'
-        "<tr><th>feature</th><th>test</th><th>p-value</th><th>threshold</th><th>PSI</th>"
-        "<th>drifted</th></tr>" + "".join(rows) + "</table></div>"
+    features = [
+        {
+            "name": f["name"],
+            "test": f["test"],
+            "p_value": p_value(f["score"]),
+            "threshold": f"{f['threshold']:.3g}",
+            "psi": f"{f['psi']:.3f} ({f['psi_band']})" if f.get("psi") is not None else "-",
+            "drifted": "DRIFTED" if f["drifted"] else "no",
+        }
+        for f in drift.get("features") or []
+    ]
+    return render(
+        "banner.html.j2",
+        templates_dir,
+        drift=drift,
+        features=features,
+        retrain_rule=_retrain_rule(drift),
     )
 
 
@@ -887,9 +876,9 @@ def report_without_evidently(title: str) -> str:
     )
 
 
-def with_banner(report_html: str, drift: dict[str, Any]) -> str:
+def with_banner(report_html: str, drift: dict[str, Any], templates_dir: str = "") -> str:
     """Evidently's HTML with Driftgate's verdict first in its body."""
-    banner = report_banner(drift)
+    banner = report_banner(drift, templates_dir)
     at = report_html.find("<body")
     if at < 0:
         return banner + report_html

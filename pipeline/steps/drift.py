@@ -100,7 +100,9 @@ def drift_step(
             # champion whose scores it could test.
             page = report_without_evidently(f"Drift report: {config.name} {out_dir.name}")
         # The report opens with Driftgate's verdict: the one the issue states.
-        staged_html.write_text(with_banner(page, to_jsonable(result)), encoding="utf-8")
+        staged_html.write_text(
+            with_banner(page, to_jsonable(result), settings.templates_folder()), encoding="utf-8"
+        )
         with tempfile.TemporaryDirectory() as folder:
             # MLflow names the artifact after the file, so log a copy under its final name.
             html = Path(folder) / HTML_FILE

@@ -84,11 +84,16 @@ def _link_record(
 
 
 def report_failure(
-    config: ModelConfig, period: str, step: str, error: BaseException, target: GitHubTarget
+    config: ModelConfig,
+    period: str,
+    step: str,
+    error: BaseException,
+    target: GitHubTarget,
+    templates_dir: str = "",
 ) -> None:
     """Best effort: a failure report that itself fails must not hide the original error."""
     try:
-        item = publish_failure(config, period, step, first_line(error), target)
+        item = publish_failure(config, period, step, first_line(error), target, templates_dir)
         log.info("failure reported on #%d", item.number)
         send_alert(alert_text(config.name, period, f"run failed at step {step}", item.url))
     except Exception as report_error:  # noqa: BLE001
@@ -96,9 +101,14 @@ def report_failure(
 
 
 def report_failure_step(
-    config: ModelConfig, period: str, step: str, message: str, target: GitHubTarget | None = None
+    config: ModelConfig,
+    period: str,
+    step: str,
+    message: str,
+    target: GitHubTarget | None = None,
+    templates_dir: str = "",
 ) -> PublishedItem:
     """`pipeline report --failed-step`: what the workflow's failure job calls."""
     target = target or GitHubTarget.from_env()
     target.require()
-    return publish_failure(config, period, step, message, target)
+    return publish_failure(config, period, step, message, target, templates_dir)
