@@ -18,7 +18,7 @@
 #     added and purged in this same layer), except the ones auditwheel vendored into *.libs/;
 #   - byte code: `all` compiles every module (the mlflow image, whose server imports widely);
 #     `imported` writes it for what Driftgate's commands import (scripts/warm_bytecode.py
-#     --libraries), 28 MB instead of 168 MB for the batch image. A module without .pyc compiles
+#     --libraries), 85 MB instead of 168 MB for the batch image. A module without .pyc compiles
 #     at each start of a process (the image's user cannot write them), so the list matters for
 #     start-up, not for correctness.
 set -eu

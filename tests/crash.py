@@ -205,14 +205,7 @@ class Scenario:
             (self.project / "merged.json").write_text(json.dumps(event))
 
     def pull_state(self) -> None:
-        done = subprocess.run(
-            [sys.executable, "-m", "pipeline", "state", "pull", "--model", MODEL],
-            cwd=self.project,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = pipeline("state", "pull", "--model", MODEL, cwd=self.project, env=self.env)
         if done.returncode != 0:
             raise AssertionError(f"pipeline state pull failed: {done.stderr}")
 
@@ -321,20 +314,27 @@ class Scenario:
             "PIPELINE_MODEL_CARDS_DIR": str(runner / "model_cards"),
             "PIPELINE_STATE_DIR": str(runner / ".driftgate" / "state"),
         }
-        done = subprocess.run(
-            [sys.executable, "-m", "pipeline", "state", "pull", "--model", MODEL],
-            cwd=runner,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = pipeline("state", "pull", "--model", MODEL, cwd=runner, env=env)
         if done.returncode != 0:
             return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
         retrain = runner / "outputs" / MODEL / PERIOD / "retrain.json"
         if not retrain.exists():
             return "the pulled state has no retrain.json for the month"
         return "ok"
+
+
+def pipeline(
+    *args: str, cwd: Path, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """One `pipeline` command run to its end, as a job step runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _card_champion(text: str) -> int | None:
@@ -384,14 +384,7 @@ def train_store(folder: Path) -> tuple[Path, Path]:
     }
     for key in [k for k in env if k.startswith("GITHUB_")]:
         del env[key]
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline", "train", "--model", MODEL],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = pipeline("train", "--model", MODEL, cwd=folder, env=env)
     if done.returncode != 0:
         raise AssertionError(f"pipeline train failed: {done.stderr}")
     return folder / "trained.db", folder / "artifacts"
