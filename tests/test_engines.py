@@ -56,6 +56,8 @@ def _messy_batch(config: ModelConfig) -> pd.DataFrame:
     batch = generate(config, 900, seed=11)
     batch.loc[[3, 400], "MonthlyIncome"] = np.nan
     batch.loc[[10, 777], "Age"] = [150, 3]
+    batch["Age"] = batch["Age"].astype("float64")
+    batch.loc[30, "Age"] = 47.5  # an int column: a fraction is not a value the schema allows
     batch.loc[[20, 21, 22], "JobRole"] = None
     batch.loc[500:, "Attrition"] = None  # labels for the first 500 rows only
     batch["comment"] = "an extra column"
@@ -77,7 +79,7 @@ def test_every_engine_scores_like_the_model_and_counts_rejected_rows_alike(
 
     summary = engine.predict(registry.scoring_model(champion), config, source, out)
 
-    bad = [3, 400, 10, 777, 20, 21, 22]
+    bad = [3, 400, 10, 777, 20, 21, 22, 30]
     good = batch.drop(index=bad)
     expected = model.predict_proba(validate_batch(good, config, "x").frame)[:, 1]
     predictions = pd.read_parquet(out / "predictions.parquet")
@@ -90,12 +92,13 @@ def test_every_engine_scores_like_the_model_and_counts_rejected_rows_alike(
 
     written = read_json(out / "predict.json")
     assert written["engine"] == name
-    assert written["rows"] == 900 and written["scored_rows"] == 893
-    assert written["rejected_rows"] == 7
+    assert written["rows"] == 900 and written["scored_rows"] == 892
+    assert written["rejected_rows"] == 8
     assert written["rejection_reasons"] == {
         "missing JobRole": 3,
         "missing MonthlyIncome": 2,
         "Age outside [14, 100]": 2,
+        "Age not a whole number": 1,
     }
     assert written["labelled_rows"] == 500
     assert written["extra_columns"] == ["comment"]
@@ -166,7 +169,7 @@ def test_every_engine_samples_uniformly_in_batch_order_with_the_batch_counts(
     assert len(sample.frame) == 600
     ids = sample.frame["EmployeeNumber"].to_numpy()
     assert (np.diff(ids) > 0).all(), "the sample keeps the batch's order"
-    assert sample.rows == 3000 and sample.rejected_rows == 7
+    assert sample.rows == 3000 and sample.rejected_rows == 8
     assert sample.labelled_rows == 500 + 2100
     assert sample.has_labels and sample.extra_columns == ["comment"]
     assert sample.missing_rates["MonthlyIncome"] == pytest.approx(2 / 3000)

@@ -87,8 +87,16 @@ def test_predict_scores_records_and_logs_every_one(
         (lambda rs: rs[1].update(OverTime="Maybe"), "column 'OverTime' in the request has level"),
         (lambda rs: rs[1].update(MonthlyIncome="a lot"), "column 'MonthlyIncome' in the request"),
         (lambda rs: rs[1].update(DistanceFromHome=-40), "row 2: DistanceFromHome outside"),
+        (lambda rs: rs[1].update(Age=47.5), "row 2: Age not a whole number"),
     ],
-    ids=["missing-column", "missing-value", "unseen-level", "wrong-type", "out-of-range"],
+    ids=[
+        "missing-column",
+        "missing-value",
+        "unseen-level",
+        "wrong-type",
+        "out-of-range",
+        "fraction",
+    ],
 )
 def test_bad_records_get_422_naming_the_column_and_nothing_is_logged(
     served: tuple[Settings, ModelConfig], change: Any, message: str

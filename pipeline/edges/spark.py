@@ -234,6 +234,8 @@ def check_dataset(
             hit = missing[check.column]
         elif check.check == "range":
             hit = ~missing[check.column] & ((value < check.low) | (value > check.high))
+        elif check.check == "whole":
+            hit = ~missing[check.column] & (F.pmod(value, F.lit(1.0)) != 0)
         else:
             hit = ~missing[check.column] & (F.length(value) > check.high)
         problems.append(F.when(hit, F.lit(reasons.index(check.reason))))

@@ -265,7 +265,7 @@ class RowCheck:
     """One reason a row is rejected, in the order rows are checked (the first failing counts)."""
 
     column: str
-    check: str  # "missing", "range" or "length"
+    check: str  # "missing", "range", "whole" or "length"
     reason: str
     low: float = float("-inf")
     high: float = float("inf")
@@ -286,6 +286,10 @@ def row_checks(config: ModelConfig) -> list[RowCheck]:
                     high=float("inf") if spec.max is None else spec.max,
                 )
             )
+        if spec.kind == "numeric" and spec.dtype == "int":
+            # 47.5 years is not an age a client meant: the schema publishes "integer", and
+            # a value the model would score silently must not pass a check the schema states.
+            checks.append(RowCheck(spec.name, "whole", f"{spec.name} not a whole number"))
         if spec.kind == "text" and spec.max_length is not None:
             checks.append(
                 RowCheck(
@@ -323,6 +327,9 @@ def _row_problems(
             values = numbers(check.column)
             with np.errstate(invalid="ignore"):
                 hit = ~missing & ((values < check.low) | (values > check.high))
+        elif check.check == "whole":
+            with np.errstate(invalid="ignore"):
+                hit = ~missing & (np.mod(numbers(check.column), 1.0) != 0)
         else:
             hit = ~missing & (lengths(check.column) > check.high)
         hit = hit & (codes == 0)

@@ -259,19 +259,23 @@ def record_schema(config: ModelConfig) -> dict[str, Any]:
     for spec in config.columns:
         if spec.role == "target":
             continue
-        if spec.kind == "numeric":
-            item: dict[str, Any] = {"type": "integer" if spec.dtype == "int" else "number"}
+        if spec.kind == "categorical":
+            item: dict[str, Any] = {"type": "string", "enum": list(spec.levels)}
+        elif spec.role != "feature":
+            # A column that is not scored is checked only for its type and levels (what
+            # ``validated`` does), so its range and length are not published as rules.
+            item = {"type": "number" if spec.kind == "numeric" else "string"}
+        elif spec.kind == "numeric":
+            item = {"type": "integer" if spec.dtype == "int" else "number"}
             if spec.min is not None:
                 item["minimum"] = spec.min
             if spec.max is not None:
                 item["maximum"] = spec.max
-        elif spec.kind == "categorical":
-            item = {"type": "string", "enum": list(spec.levels)}
         else:
             item = {"type": "string", "minLength": 1, "maxLength": spec.max_length}
             item["pattern"] = r"\S"  # not blank
         if spec.role != "feature":
-            # Not scored: checked when present, and null is as good as absent.
+            # Not scored: null is as good as absent.
             item = {"anyOf": [item, {"type": "null"}]}
         item["description"] = f"{spec.role} ({spec.kind})"
         properties[spec.name] = item
