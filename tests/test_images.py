@@ -156,7 +156,7 @@ def api(batch_run: Path, postgres_url: str) -> Iterator[str]:
         print(logs.stdout[-2000:], logs.stderr[-2000:])
 
 
-def test_the_api_image_answers_health_and_an_authenticated_prediction(
+def test_the_api_image_answers_health_a_prediction_and_the_dashboard(
     api: str, batch_run: Path
 ) -> None:
     import pandas as pd
@@ -182,6 +182,10 @@ def test_the_api_image_answers_health_and_an_authenticated_prediction(
     predictions = answer["predictions"]
     assert isinstance(predictions, list) and len(predictions) == 1
     assert answer["model_version"] == 1
+    # The dashboard it serves is built inside the image from the batch run's results.
+    with urllib.request.urlopen(f"{api}/dashboard/index.html", timeout=120) as page:
+        assert page.status == 200
+        assert "attrition" in page.read().decode()
 
 
 def test_the_mlflow_image_registers_and_reads_a_model_on_postgresql(
