@@ -16,6 +16,13 @@ by default), dropped afterwards; the default is SQLite, as ``pipeline serve`` is
 In the same run it drives the framework's ceiling (bench/ceiling_app.py: FastAPI under uvicorn
 parsing the same body and answering a constant) with the same clients, and prints Driftgate's
 throughput as a share of it.
+
+That Python client tops out near 3,000 requests/s here, below the bare app: it, not the server,
+would set the ceiling. So the throughput goals are measured with ``wrk`` (Debian's package, C,
+one thread; ``--wrk-seconds`` each, 0 to skip), one-record and 100-record requests against
+``pipeline serve`` and the bare app in the same run, against the goals: one-record requests at
+least 0.35 of the bare app's rate with p99 under 20 ms, 100-record requests at least 0.5 of its
+records/s.
 """
 
 from __future__ import annotations
@@ -78,7 +85,13 @@ def main() -> int:
         default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
         help="a PostgreSQL server to create the log's database on (--database postgresql)",
     )
+    parser.add_argument(
+        "--wrk-seconds", type=int, default=10, help="seconds per wrk run (0: no wrk runs)"
+    )
     args = parser.parse_args()
+    use_wrk = args.wrk_seconds > 0
+    if use_wrk and shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install wrk (or --wrk-seconds 0)")
 
     work = Path(tempfile.mkdtemp(prefix="driftgate-load-"))
     env = {
@@ -114,6 +127,7 @@ def main() -> int:
         _wait_healthy(url, server)
         outcome = _load(port, records, args.requests, args.clients, args.records, env)
         per_request = _rows_per_request(env["DATABASE_URL"])
+        served = _wrk_pair(work, port, records, args.wrk_seconds, args.clients) if use_wrk else {}
         server.terminate()
         server.wait(timeout=30)
         server = None
@@ -139,6 +153,11 @@ def main() -> int:
         _wait_healthy(f"http://127.0.0.1:{ceiling_port}", server)
         ceiling = _load(
             ceiling_port, records, args.requests, args.clients, args.records, env, promote=False
+        )
+        bare = (
+            _wrk_pair(work, ceiling_port, records, args.wrk_seconds, args.clients)
+            if use_wrk
+            else {}
         )
     finally:
         if server is not None:
@@ -190,9 +209,104 @@ def main() -> int:
         and lost == doubled == 0
         and 2 in outcome["versions"]
     )
+    if use_wrk:
+        _print_wrk(served, bare, args.wrk_seconds, args.clients, args.database)
     print("result:              " + ("OK" if healthy else "FAILED"))
     shutil.rmtree(work, ignore_errors=True)
     return 0 if healthy else 1
+
+
+_LUA = """-- bodies rotate so that no answer can be cached
+local bodies = {%s}
+local i = 0
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format("POST", "/predict", {["Content-Type"] = "application/json"}, bodies[i])
+end
+"""
+
+
+def _wrk(work: Path, port: int, bodies: list[str], seconds: int, connections: int) -> Any:
+    """One wrk run: requests/s, p50 and p99 in ms, answers that were not 2xx."""
+    import re
+
+    script = work / "post.lua"
+    script.write_text(_LUA % ",\n".join(f"[==[{body}]==]" for body in bodies))
+    command = ["wrk", "-t1", f"-c{connections}", "--latency", "-s", str(script)]
+    url = f"http://127.0.0.1:{port}/predict"
+    subprocess.run([*command, "-d2s", url], capture_output=True, check=True)  # warm-up
+    done = subprocess.run(
+        [*command, f"-d{seconds}s", url], capture_output=True, text=True, check=True
+    )
+    out = done.stdout
+
+    def millis(label: str) -> float:
+        match = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not match:
+            raise SystemExit(f"wrk printed no {label} latency:\n{out}")
+        return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sockets = re.search(r"Socket errors: .*", out)
+    if not rate:
+        raise SystemExit(f"wrk printed no rate:\n{out}")
+    return {
+        "rate": float(rate.group(1)),
+        "p50": millis("50%"),
+        "p99": millis("99%"),
+        "errors": int(errors.group(1)) if errors else 0,
+        "socket_errors": sockets.group(0) if sockets else "",
+    }
+
+
+def _wrk_pair(
+    work: Path, port: int, records: list[dict[str, Any]], seconds: int, connections: int
+) -> dict[int, Any]:
+    """wrk with one-record and with 100-record requests (distinct bodies, rotating)."""
+    runs = {}
+    for size in (1, 100):
+        bodies = [
+            json.dumps({"records": records[start : start + size]})
+            for start in range(0, min(len(records) - size, 200 * size), size)
+        ]
+        runs[size] = _wrk(work, port, bodies, seconds, connections)
+    return runs
+
+
+def _print_wrk(
+    served: dict[int, Any], bare: dict[int, Any], seconds: int, connections: int, database: str
+) -> None:
+    print(
+        f"wrk ({connections} connections, one thread, {seconds} s a run; "
+        f"prediction log on {database}):"
+    )
+    print(
+        "  records/request   bare app                       pipeline serve"
+        "                 share   goal"
+    )
+    for size in (1, 100):
+        ours, ceiling = served[size], bare[size]
+        share = ours["rate"] / ceiling["rate"]
+        if size == 1:
+            met = share >= 0.35 and ours["p99"] < 20
+            goal = "share >= 0.35 and p99 < 20 ms"
+        else:
+            met = share >= 0.5
+            goal = "share >= 0.5 of records/s"
+
+        def cell(run: Any) -> str:
+            return (
+                f"{run['rate'] * size:>9,.0f} rec/s p50 {run['p50']:5.1f} p99 {run['p99']:5.1f} ms"
+            )
+
+        print(
+            f"  {size:>15}   {cell(ceiling)}   {cell(ours)}   {share:5.3f}   "
+            f"{goal}: {'met' if met else 'NOT met'}"
+        )
+        for name, run in (("bare app", ceiling), ("pipeline serve", ours)):
+            if run["errors"] or run["socket_errors"]:
+                print(f"    {name}: {run['errors']} answers not 2xx; {run['socket_errors']}")
 
 
 def _fresh_postgres(server: str) -> str:

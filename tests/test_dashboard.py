@@ -187,6 +187,12 @@ def test_the_site_after_a_two_month_cycle_in_a_real_browser(
                     continue
                 assert (path.parent / href).resolve().exists(), f"{name}: broken link {href}"
             page.screenshot(path=str(shots / f"dashboard-{name}.png"), full_page=True)
+        # The drift issue the dry run wrote, rendered as GitHub renders it: its top, as a
+        # reviewer first sees it (README's picture of the issue).
+        page.goto((site / "drafts" / "attrition" / "2026-10" / "issue.html").as_uri())
+        page.wait_for_load_state("load")
+        assert page.locator("article.markdown table").count() >= 3
+        page.screenshot(path=str(shots / "issue-attrition.png"))
         # The same site from `pipeline serve`, at /dashboard, rebuilt when a run lands.
         with served_dashboard() as url:
             page.goto(f"{url}/dashboard")
@@ -214,7 +220,8 @@ def test_the_site_after_a_two_month_cycle_in_a_real_browser(
     index = pages["index"].read_text()
     assert 'href="drafts/attrition/2026-10/issue.html">drift issue 2026-10 (dry run)</a>' in index
     draft = (site / "drafts" / "attrition" / "2026-10" / "issue.html").read_text()
-    assert "Drift report: attrition 2026-10" in draft or "**Drift detected**" in draft
+    assert "<strong>Drift detected</strong>" in draft and "**" not in draft
+    assert "<details><summary>" in draft and "&lt;details" not in draft
     # The version events are placed by period (a cycle's events fall within one second).
     model_page = pages["attrition"].read_text()
     assert '"type":"category"' in model_page and "period that trained the version" in model_page

@@ -183,7 +183,10 @@ def test_the_api_image_answers_health_a_prediction_and_the_dashboard(
     assert isinstance(predictions, list) and len(predictions) == 1
     assert answer["model_version"] == 1
     # The dashboard it serves is built inside the image from the batch run's results.
-    with urllib.request.urlopen(f"{api}/dashboard/index.html", timeout=120) as page:
+    dashboard = urllib.request.Request(
+        f"{api}/dashboard/index.html", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with urllib.request.urlopen(dashboard, timeout=120) as page:
         assert page.status == 200
         assert "attrition" in page.read().decode()
 

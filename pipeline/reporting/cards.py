@@ -22,6 +22,7 @@ from pipeline.reporting.report import (
     text_only_facts,
     xychart,
 )
+from pipeline.reporting.texts import render
 
 if TYPE_CHECKING:
     from pipeline.config import ModelConfig
@@ -136,7 +137,7 @@ def replace_section(body: str, name: str, content: str) -> str:
     begin, end = _markers(name)
     start = body.find(begin)
     stop = body.find(end)
-    block = f"{begin}\n{content}\n{end}"
+    block = _block(name, content)
     if start < 0 or stop < start:
         return body.rstrip("\n") + f"\n\n{block}\n"
     return body[:start] + block + body[stop + len(end) :]
@@ -166,18 +167,16 @@ def with_champion(
     return replace(card, champion=champion, body=body)
 
 
-def new_card(model: str, description: str) -> Card:
+def new_card(model: str, description: str, templates_dir: str = "") -> Card:
     """A first card: hand-written sections to fill in, and an empty promotion history."""
-    body = (
-        f"\n# Model card: {model}\n\n{description}\n\n"
-        "## Intended use\n\nDescribe who uses the scores, for what decision, and what they must "
-        "not be used for.\n\n"
-        "## Known limitations\n\nDescribe the populations, periods and inputs the model was not "
-        "validated on.\n\n"
-        + "".join(f"## {_TITLES[name]}\n\n{_begin_end(name)}\n\n" for name in GENERATED)
-        + "## Promotion history\n\n"
+    body = render(
+        "card.md.j2",
+        templates_dir,
+        model=model,
+        description=description,
+        generated=[(_TITLES[name], _begin_end(name)) for name in GENERATED],
+        history=_block(PROMOTION_HISTORY, _HISTORY_HEADER),
     )
-    body = replace_section(body, PROMOTION_HISTORY, _HISTORY_HEADER)
     return Card(model=model, champion=Champion(), body=body)
 
 
@@ -185,9 +184,13 @@ def _markers(name: str) -> tuple[str, str]:
     return f"<!-- driftgate:begin {name} -->", f"<!-- driftgate:end {name} -->"
 
 
-def _begin_end(name: str) -> str:
+def _block(name: str, content: str) -> str:
     begin, end = _markers(name)
-    return f"{begin}\n{NOT_YET}\n{end}"
+    return f"{begin}\n{content}\n{end}"
+
+
+def _begin_end(name: str) -> str:
+    return _block(name, NOT_YET)
 
 
 # What a generated section says before the model has a champion to describe.
@@ -256,12 +259,13 @@ class CardFacts:
         return cls(**values)
 
 
-def generated_sections(facts: CardFacts) -> dict[str, str]:
-    """The markdown of every generated section, from the facts alone."""
+def generated_sections(facts: CardFacts, templates_dir: str = "") -> dict[str, str]:
+    """The markdown of every generated section, from the facts alone (through the fork's
+    ``card_section.md.j2`` when it has one)."""
     gate = "\n".join(f"- {line}" for line in facts.fairness_gate)
     compared_with = (facts.importance or {}).get("champion_version")
     fairness = fairness_markdown(facts.fairness or {}, facts.version, compared_with)
-    return {
+    contents = {
         "training-data": _training_data(facts),
         "features": _features(facts),
         "performance": _performance(facts),
@@ -269,12 +273,23 @@ def generated_sections(facts: CardFacts) -> dict[str, str]:
         "fairness": f"{fairness}\n\n{gate}" if gate else fairness,
         "importance": importance_markdown(facts.importance),
     }
+    return {
+        name: render(
+            "card_section.md.j2",
+            templates_dir,
+            name=name,
+            title=_TITLES[name],
+            content=content,
+            facts=facts,
+        )
+        for name, content in contents.items()
+    }
 
 
-def refresh_card(card: Card, facts: CardFacts) -> Card:
+def refresh_card(card: Card, facts: CardFacts, templates_dir: str = "") -> Card:
     """The card with its generated sections rewritten; hand-written text is left byte for byte."""
     body = card.body
-    for name, content in generated_sections(facts).items():
+    for name, content in generated_sections(facts, templates_dir).items():
         body = replace_section(body, name, content)
     return replace(card, body=body)
 

@@ -19,21 +19,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pipeline.reporting.markdown import to_html
 from pipeline.reporting.report import fairness_markdown
+from pipeline.reporting.texts import render
 
 FACTS_FILE = "dashboard.json"
 PLOTLY_FILE = "assets/plotly.min.js"
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;
-max-width:72rem;padding:1rem 1.5rem;color:#1b1f24;line-height:1.45}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.92rem}
-th,td{border:1px solid #c9d1d9;padding:.25rem .5rem;text-align:left;vertical-align:top}
-th{background:#f3f5f7}td.num{text-align:right}
-caption{text-align:left;font-weight:600;padding:.25rem 0}
-.drifted{background:#ffe3e0;font-weight:600}.ok{color:#1a7f37}.bad{color:#b42318;font-weight:600}
-nav a{margin-right:1rem}.chart{min-height:320px}details{margin:.5rem 0 1.5rem}
-pre{white-space:pre-wrap;font-size:.85rem}
-"""
 
 
 @dataclass
@@ -88,6 +79,7 @@ def render_site(
     out: Path,
     reports: dict[str, Path],
     drafts: dict[str, Path] | None = None,
+    templates_dir: str = "",
 ) -> Path:
     """Write the site into ``out`` as a whole (built aside, then swapped in); its index page.
 
@@ -103,7 +95,8 @@ def render_site(
     (staging / "models").mkdir()
     source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     shutil.copyfile(source, staging / PLOTLY_FILE)
-    (staging / "assets" / "style.css").write_text(CSS.strip() + "\n", encoding="utf-8")
+    stylesheet = render("dashboard.css.j2", templates_dir)
+    (staging / "assets" / "style.css").write_text(stylesheet, encoding="utf-8")
     links: dict[str, str] = {}
     for key, report in sorted(reports.items()):
         relative = f"reports/{key}.html"
@@ -118,19 +111,22 @@ def render_site(
             f"{kind} (dry run): {key.rsplit('/', 1)[0]}",
             [
                 f"<h1>{_e(kind.capitalize())}, as a dry run wrote it</h1>",
-                "<p>Not sent to GitHub: the Markdown it would have opened, as written.</p>",
-                f"<pre>{_e(draft.read_text(encoding='utf-8'))}</pre>",
+                "<p>Not sent to GitHub: what it would have opened, rendered as GitHub does.</p>",
+                f'<article class="markdown">{to_html(draft.read_text(encoding="utf-8"))}</article>',
             ],
             depth=key.count("/") + 1,
+            templates_dir=templates_dir,
         )
         (staging / relative).write_text(page, encoding="utf-8")
         links[f"draft:{key}"] = relative
     (staging / FACTS_FILE).write_text(
         json.dumps(asdict(facts), indent=2, default=str) + "\n", encoding="utf-8"
     )
-    (staging / "index.html").write_text(overview_page(facts, links), encoding="utf-8")
+    (staging / "index.html").write_text(
+        overview_page(facts, links, templates_dir), encoding="utf-8"
+    )
     for model in facts.models:
-        page = model_page(model, facts.generated_at, links)
+        page = model_page(model, facts.generated_at, links, templates_dir)
         (staging / "models" / f"{model.name}.html").write_text(page, encoding="utf-8")
     old = out.with_name(out.name + ".old")
     if old.exists():
@@ -144,35 +140,37 @@ def render_site(
 
 
 # -- pages --------------------------------------------------------------------------------------
-def _page(title: str, body: list[str], depth: int) -> str:
-    up = "../" * depth
-    # Plotly's 4.6 MB only where a chart needs it.
-    script = [f'<script src="{up}{PLOTLY_FILE}"></script>'] if "<figure" in "".join(body) else []
-    return "\n".join(
-        [
-            "<!doctype html>",
-            '<html lang="en">',
-            "<head>",
-            '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{_e(title)}</title>",
-            '<link rel="icon" href="data:,">',
-            f'<link rel="stylesheet" href="{up}assets/style.css">',
-            *script,
-            "</head>",
-            "<body>",
-            f'<nav aria-label="site"><a href="{up}index.html">All models</a></nav>',
-            "<main>",
-            *body,
-            "</main>",
-            "</body>",
-            "</html>",
-            "",
-        ]
+def _page(
+    title: str,
+    body: list[str],
+    depth: int,
+    templates_dir: str = "",
+    template: str = "dashboard_page.html.j2",
+    **context: Any,
+) -> str:
+    """A page of the site from ``template``; ``body`` (and ``context``'s sections) are HTML
+    Driftgate drew, passed through unescaped."""
+    from markupsafe import Markup
+
+    drawn = "".join(body)
+    for value in context.values():
+        parts = value.values() if isinstance(value, dict) else [value]
+        drawn += "".join(str(part) for part in parts if isinstance(part, Markup))
+    return render(
+        template,
+        templates_dir,
+        title=title,
+        up="../" * depth,
+        # Plotly's 4.6 MB only where a chart needs it.
+        plotly=PLOTLY_FILE if "<figure" in drawn else "",
+        body=Markup("\n".join(body)),
+        **context,
     )
 
 
-def overview_page(facts: DashboardFacts, links: dict[str, str] | None = None) -> str:
+def overview_page(
+    facts: DashboardFacts, links: dict[str, str] | None = None, templates_dir: str = ""
+) -> str:
     links = links or {}
 
     def issue_link(model: ModelFacts, period: PeriodFacts | None) -> str:
@@ -237,37 +235,42 @@ def overview_page(facts: DashboardFacts, links: dict[str, str] | None = None) ->
         ],
         rows,
     )
-    body = [
-        "<h1>Driftgate: how are our models doing?</h1>",
-        f"<p>Generated {_e(facts.generated_at)} from the registry, the runs' results and the "
-        "model cards. Each model's page has its drift, performance and decisions.</p>",
-        table,
-    ]
-    return _page("Driftgate dashboard", body, depth=0)
+    from markupsafe import Markup
+
+    return _page(
+        "Driftgate dashboard",
+        [],
+        0,
+        templates_dir,
+        "dashboard_index.html.j2",
+        facts=facts,
+        table=Markup(table),
+    )
 
 
-def model_page(model: ModelFacts, generated_at: str, reports: dict[str, str]) -> str:
-    body = [
-        f"<h1>{_e(model.name)}</h1>",
-        f"<p>{_e(model.description)}</p>",
-        f"<p>Champion: <strong>{'v' + str(model.champion) if model.champion else 'none'}</strong>"
-        f"; latest challenger: {'v' + str(model.challenger) if model.challenger else 'none'}; "
-        f"the model card names {'v' + str(model.card_champion) if model.card_champion else 'none'}"
-        f". Generated {_e(generated_at)}.</p>",
-        "<h2>Drift per period</h2>",
-        *_drift_share(model),
-        "<h2>Features by period</h2>",
-        *_heat_map(model),
-        "<h2>Performance over time</h2>",
-        *_performance(model),
-        "<h2>Versions and decisions</h2>",
-        *_timeline(model),
-        "<h2>Champion and latest challenger</h2>",
-        *_comparison(model),
-        "<h2>Evidently reports</h2>",
-        *_reports(model, reports),
-    ]
-    return _page(f"Driftgate: {model.name}", body, depth=1)
+def model_page(
+    model: ModelFacts, generated_at: str, reports: dict[str, str], templates_dir: str = ""
+) -> str:
+    from markupsafe import Markup
+
+    sections = {
+        "drift_share": _drift_share(model),
+        "heat_map": _heat_map(model),
+        "performance": _performance(model),
+        "timeline": _timeline(model),
+        "comparison": _comparison(model),
+        "reports": _reports(model, reports),
+    }
+    return _page(
+        f"Driftgate: {model.name}",
+        [],
+        1,
+        templates_dir,
+        "dashboard_model.html.j2",
+        model=model,
+        generated_at=generated_at,
+        sections={name: Markup("\n".join(parts)) for name, parts in sections.items()},
+    )
 
 
 # -- sections -----------------------------------------------------------------------------------

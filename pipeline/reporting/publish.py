@@ -176,7 +176,7 @@ def promotion_card(
     with its generated sections refreshed and the challenger named champion."""
     retrain = results.retrain or {}
     version = int(retrain["challenger_version"])
-    card = parse_card(text, source) if text else new_card(config.name, "")
+    card = parse_card(text, source) if text else new_card(config.name, "", results.templates_dir)
     comparison = retrain.get("comparison") or {}
     metrics = {k: float(v) for k, v in (comparison.get("challenger") or {}).items()}
     today = datetime.now(timezone.utc).date().isoformat()
@@ -184,7 +184,7 @@ def promotion_card(
     report = f"drift report #{issue_number}" if issue_number else "the drift report"
     why = f"{reasons[-1]} ({report})"
     if results.card:  # the same generator as `pipeline card`, on the retrain step's facts
-        card = refresh_card(card, CardFacts.from_json(results.card))
+        card = refresh_card(card, CardFacts.from_json(results.card), results.templates_dir)
     run_id = str(retrain.get("challenger_run_id") or "")
     return render_card(with_champion(card, version, run_id, metrics, today, why, pr))
 

@@ -38,12 +38,12 @@ def _environment(templates_dir: str) -> Environment:
     )
 
 
-def render(name: str, templates_dir: str = "", **context: Any) -> str:
-    """Template ``name`` filled with ``context``; a fork's copy in ``templates_dir`` first."""
+def render(template: str, templates_dir: str = "", **context: Any) -> str:
+    """Template ``template`` filled with ``context``; a fork's copy in ``templates_dir`` first."""
     from jinja2 import TemplateError
 
     try:
-        return _environment(templates_dir).get_template(name).render(**context)
+        return _environment(templates_dir).get_template(template).render(**context)
     except TemplateError as error:
         where = templates_dir or "the package's templates"
-        raise ConfigError(f"template {name} ({where}): {error}") from error
+        raise ConfigError(f"template {template} ({where}): {error}") from error

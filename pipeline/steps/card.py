@@ -39,7 +39,7 @@ def card_step(settings: Settings, config: ModelConfig, version: int | None = Non
     card = (
         read_card(directory, config.name)
         if path.exists()
-        else new_card(config.name, config.description)
+        else new_card(config.name, config.description, settings.templates_folder())
     )
     registry = Registry(settings, config)
     if version is None:
@@ -52,7 +52,8 @@ def card_step(settings: Settings, config: ModelConfig, version: int | None = Non
                 "train a model first, or pass --model-version N"
             )
         version = champion.version
-    updated = refresh_card(card, gather_card_facts(registry, config, version))
+    facts = gather_card_facts(registry, config, version)
+    updated = refresh_card(card, facts, settings.templates_folder())
     text = render_card(updated)
     changed = not path.exists() or path.read_text(encoding="utf-8") != text
     if changed:

@@ -56,7 +56,7 @@ def dashboard_step(
         for kind, name in (("issue", ISSUE_MARKDOWN), ("pull", PULL_MARKDOWN))
         if (path := settings.output_dir_for(model.name, period.period) / name).exists()
     }
-    index = render_site(facts, out, reports, drafts)
+    index = render_site(facts, out, reports, drafts, settings.templates_folder())
     log.info("dashboard written to %s", index)
     if open_browser:
         webbrowser.open(index.resolve().as_uri())
