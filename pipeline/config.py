@@ -56,16 +56,16 @@ class Thresholds:
     min_fairness_ratio: float = 0.8
     # What drift alone retrains on: "dataset" (the drifted share reaches drift_share) or
     # "feature" (any detected drift). Performance drops, realized or estimated, retrain
-    # either way. Chosen by the backtest (README): on 24 "sudden" months "feature" retrained
-    # 12 times for the same mean ROC AUC that performance drops reached with 3.
+    # either way. Chosen by the backtest (docs/monitoring.md): on 24 "sudden" months "feature"
+    # retrained 12 times for the same mean ROC AUC that performance drops reached with 3.
     drift_trigger: str = "dataset"
     # A challenger is proposed only when the paired test on the comparison rows (DeLong for
     # ROC AUC) says it is better with at least this probability, besides min_improvement.
     # 0 turns the test off (the point estimate alone decides). Chosen by the backtest and the
-    # simulated pairs of bench/promotion.py (README "Promotion with confidence").
+    # simulated pairs of bench/promotion.py (docs/recovery.md, "Promotion with confidence").
     promotion_confidence: float = 0.975
     # Recency weighting of the "weighted" training window: a month's rows count half as much
-    # as those of the month after it when this is 1 (README "When the world changes").
+    # as those of the month after it when this is 1 (docs/recovery.md).
     recency_half_life_months: float = 2.0
 
 

@@ -224,6 +224,9 @@ def test_the_site_after_a_two_month_cycle_in_a_real_browser(
     assert "<details><summary>" in draft and "&lt;details" not in draft
     # The version events are placed by period (a cycle's events fall within one second).
     model_page = pages["attrition"].read_text()
+    # Fairness per group is a table, as the PR shows it, not Markdown source in a <pre>.
+    fairness = model_page.split("<h3>Fairness</h3>", 1)[1].split("<h3>", 1)[0]
+    assert "<table>" in fairness and "| attribute |" not in fairness
     assert '"type":"category"' in model_page and "period that trained the version" in model_page
 
 

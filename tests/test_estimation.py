@@ -61,7 +61,7 @@ def test_a_covariate_shift_moves_the_estimate_with_the_realized_value(
 def test_a_change_of_the_label_given_the_same_inputs_is_invisible_to_it(
     estimator: PerformanceEstimator,
 ) -> None:
-    """What README says it cannot see: only late labels reveal a concept drift."""
+    """What the manual says it cannot see: only late labels reveal a concept drift."""
     scores, labels = month(4000, concept=0.3)
     estimate = estimator.estimate(scores)
     assert roc_auc_score(labels, scores) < estimate.lower  # realized fell; the estimate did not
@@ -87,3 +87,21 @@ def test_a_reference_of_one_class_is_one_clear_line() -> None:
         "performance estimation needs at least 20 labelled reference rows with 2 of each class "
         "(v3's test split has 100, 0 positive)"
     )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_calibration_is_the_logistic_regression_scikit_learn_fits(seed: int) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from pipeline.monitoring.estimation import _calibration_inputs, _platt
+
+    rng = np.random.default_rng(seed)
+    rows = int(rng.integers(30, 2000))
+    scores = np.clip(rng.beta(rng.uniform(0.5, 3), rng.uniform(0.5, 5), rows), 1e-6, 1 - 1e-6)
+    labels = (rng.random(rows) < np.clip(scores * rng.uniform(0.5, 1.5), 0, 1)).astype(int)
+    logits = np.log(scores / (1 - scores))
+    inputs = _calibration_inputs(logits)
+    # The same penalised log loss, solved to a tolerance that leaves no doubt.
+    reference = LogisticRegression(C=1e6, max_iter=10_000, tol=1e-10).fit(inputs, labels)
+    ours = _platt(logits, labels).predict_proba(inputs)
+    np.testing.assert_allclose(ours, reference.predict_proba(inputs), atol=1e-4)

@@ -29,7 +29,7 @@ calibration from reference scores and labels (``calibrator_``, ``reference_rows_
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipeline.errors import DataError
 
@@ -100,8 +100,8 @@ class PerformanceEstimator:
         # Current scores beyond the reference's are calibrated as its extremes: the quadratic
         # term must not extrapolate.
         self.logit_range_ = (float(logits.min()), float(logits.max()))
-        self.calibrator_: Any = _platt(logits, labels)
-        self.bootstrap_calibrators_: list[Any] = []
+        self.calibrator_ = _platt(logits, labels)
+        self.bootstrap_calibrators_: list[Calibration] = []
         while len(self.bootstrap_calibrators_) < self.bootstraps:
             resample = rng.integers(0, len(scores), len(scores))
             if 0 < labels[resample].sum() < len(resample):
@@ -110,7 +110,7 @@ class PerformanceEstimator:
         self.calibrated_on_ = source
         return self
 
-    def calibrated(self, scores: np.ndarray, calibrator: Any = None) -> np.ndarray:
+    def calibrated(self, scores: np.ndarray, calibrator: Calibration | None = None) -> np.ndarray:
         """The probability that each row's label is positive, given its score."""
         import numpy as np
 
@@ -214,11 +214,69 @@ def _calibration_inputs(logits: np.ndarray) -> np.ndarray:
     return inputs
 
 
-def _platt(logits: np.ndarray, labels: np.ndarray) -> Any:
-    from sklearn.linear_model import LogisticRegression
+@dataclass(frozen=True)
+class Calibration:
+    """P(label = 1 | score) = sigmoid(w0 + w1 * logit + w2 * logit**2): three learned weights."""
 
-    # Unpenalised: three parameters learned from hundreds of rows need no shrinking.
-    return LogisticRegression(C=1e6, max_iter=1000).fit(_calibration_inputs(logits), labels)
+    weights: tuple[float, float, float]
+
+    def predict_proba(self, inputs: np.ndarray) -> np.ndarray:
+        """scikit-learn's shape: one column per class, for the rows of ``inputs``."""
+        import numpy as np
+        from scipy.special import expit
+
+        positive = expit(self.weights[0] + inputs @ np.asarray(self.weights[1:]))
+        probabilities: np.ndarray = np.c_[1 - positive, positive]
+        return probabilities
+
+
+# What scikit-learn's LogisticRegression(C=1e6) minimises: the log loss plus a ridge of 1 / C
+# on the two slopes, the intercept unpenalised. Nearly none: three parameters learned from
+# hundreds of rows need no shrinking, but the ridge keeps separable labels finite.
+_RIDGE = 1e-6
+
+
+def _platt(logits: np.ndarray, labels: np.ndarray) -> Calibration:
+    """The calibration's weights by Newton's method on the penalised log loss.
+
+    What LogisticRegression(C=1e6) finds (tests/test_estimation.py compares them), at a 40th of
+    its cost: the estimate fits one calibration per bootstrap resample (41 a drift step), and
+    with three parameters each Newton step is a 3 x 3 solve, where scikit-learn's fit spends
+    ~35 ms validating its inputs and setting up L-BFGS.
+    """
+    import numpy as np
+    from scipy.special import expit, log_expit
+
+    design = np.c_[np.ones(len(logits)), _calibration_inputs(logits)]
+    y = labels.astype(float)
+    ridge = np.array([0.0, _RIDGE, _RIDGE])
+
+    def loss(w: np.ndarray) -> float:
+        z = design @ w
+        return float(-(y * log_expit(z) + (1 - y) * log_expit(-z)).sum() + 0.5 * ridge @ w**2)
+
+    weights = np.zeros(3)
+    current = loss(weights)
+    for _ in range(200):
+        p = expit(design @ weights)
+        gradient = design.T @ (p - y) + ridge * weights
+        hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(ridge)
+        step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
+        # Halve the step until the loss does not rise (Newton can overshoot far from the
+        # optimum, where the log loss is not quadratic).
+        scale = 1.0
+        while scale > 1e-6:
+            candidate = weights - scale * step
+            value = loss(candidate)
+            if value <= current:
+                break
+            scale /= 2
+        else:
+            break
+        weights, previous, current = candidate, current, value
+        if previous - current <= 1e-12 * max(1.0, abs(current)):
+            break
+    return Calibration((float(weights[0]), float(weights[1]), float(weights[2])))
 
 
 def expected_roc_auc(scores: np.ndarray, probabilities: np.ndarray) -> float:

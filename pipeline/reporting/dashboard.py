@@ -540,7 +540,7 @@ def _comparison(model: ModelFacts) -> list[str]:
     if fairness.get("not_applicable"):
         parts.append(f"<p>{_e(fairness['not_applicable'])}</p>")
     else:
-        parts.append(f"<pre>{_e(fairness_markdown(fairness, new, old))}</pre>")
+        parts.append(to_html(fairness_markdown(fairness, new, old)))
     importance = found.get("importance") or {}
     parts.append("<h3>Importance ranking</h3>")
     if importance.get("not_applicable"):

@@ -6,10 +6,10 @@ GitHub: models live in memory, and a challenger trained on the same data for two
 trained once. Labels of a month are used by a policy only ``label_delay_months`` later; the
 realized metric of the serving model, known in hindsight, is what the policies are judged on.
 
-Simplifications, said here and in README: retraining refits the first champion's estimator and
-hyper-parameters (``model.train.refit``), the fairness gate and the age trigger are left out
-(the metric gates and ``min_improvement`` decide promotions), and drift is measured against
-the serving model's training data as the cycle does.
+Simplifications, said here and in docs/monitoring.md: retraining refits the first champion's
+estimator and hyper-parameters (``model.train.refit``), the fairness gate and the age trigger
+are left out (the metric gates and ``min_improvement`` decide promotions), and drift is
+measured against the serving model's training data as the cycle does.
 """
 
 from __future__ import annotations
