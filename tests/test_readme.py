@@ -35,3 +35,12 @@ def test_every_local_link_of_the_manual_resolves() -> None:
             if target.startswith(("http://", "https://", "mailto:")):
                 continue
             assert (page.parent / target).exists(), f"{page.name}: broken link {target}"
+
+
+def test_readme_is_a_quickstart_that_links_every_reference_page() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250, "README is the quickstart: the reference is in docs/"
+    for page in sorted((REPO / "docs").glob("*.md")):
+        assert f"](docs/{page.name})" in readme, f"README does not link docs/{page.name}"
+    for picture in re.findall(r"!\[[^]]*\]\(([^)]+)\)", readme):
+        assert (REPO / picture).is_file(), f"README shows {picture}, which is not in the repo"
