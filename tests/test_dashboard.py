@@ -135,6 +135,8 @@ def test_pages_are_titled_ordered_offline_small_and_every_chart_has_its_table(
         assert all(not s.startswith(("http:", "https:", "//")) for s in found.scripts)
         size = path.stat().st_size + sum((path.parent / s).stat().st_size for s in found.scripts)
         assert size < FIVE_MB, f"{path.name}: {size} bytes with its scripts"
+    # The verdict in the words: drift is "detected"; what retrains is another rule.
+    assert '<span class="bad">drift detected</span>' in index.read_text()
     found = outline(page)
     charts = [i for i, kind in enumerate(found.order) if kind == "chart"]
     assert len(charts) == 4

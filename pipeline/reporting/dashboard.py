@@ -285,7 +285,7 @@ def _drift_share(model: ModelFacts) -> list[str]:
         go.Bar(
             x=periods,
             y=shares,
-            text=[p.verdict for p in model.periods],
+            text=[_verdict_words(p.verdict) for p in model.periods],
             marker_color=["#d1242f" if p.verdict == "drift" else "#2da44e" for p in model.periods],
         )
     )
@@ -624,10 +624,15 @@ def _age_days(since: str, now: str) -> int | None:
     return max((end - start).days, 0)
 
 
+def _verdict_words(verdict: str) -> str:
+    """The verdict in the issue's words: drift is "detected" (what retrains is another rule)."""
+    return "drift detected" if verdict == "drift" else verdict.replace("_", " ")
+
+
 def _verdict(verdict: str) -> str:
     if verdict == "drift":
-        return '<span class="bad">drift</span>'
-    return f'<span class="ok">{_e(verdict.replace("_", " ") or "-")}</span>'
+        return f'<span class="bad">{_verdict_words(verdict)}</span>'
+    return f'<span class="ok">{_e(_verdict_words(verdict) or "-")}</span>'
 
 
 def _link(url: str | None, label: str) -> str:
