@@ -31,6 +31,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -228,8 +229,6 @@ end
 
 def _wrk(work: Path, port: int, bodies: list[str], seconds: int, connections: int) -> Any:
     """One wrk run: requests/s, p50 and p99 in ms, answers that were not 2xx."""
-    import re
-
     script = work / "post.lua"
     script.write_text(_LUA % ",\n".join(f"[==[{body}]==]" for body in bodies))
     command = ["wrk", "-t1", f"-c{connections}", "--latency", "-s", str(script)]

@@ -25,10 +25,8 @@ ISSUE = """**Drift detected**: 1 of 2 features drifted (`Age`).
 
 def test_the_issue_reads_as_on_github_tables_folds_and_the_hidden_marker() -> None:
     page = to_html(ISSUE)
-    assert (
-        "<p><strong>Drift detected</strong>: 1 of 2 features drifted (<code>Age</code>).</p>"
-        in (page)
-    )
+    verdict = "<p><strong>Drift detected</strong>: 1 of 2 features drifted (<code>Age</code>).</p>"
+    assert verdict in page
     assert page.count("<table>") == 2
     assert '<td style="text-align:right">&lt; 1e-16</td>' in page
     assert "<details><summary>1 more feature, none drifted</summary>" in page

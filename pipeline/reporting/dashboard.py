@@ -109,13 +109,17 @@ def render_site(
         kind = "promotion PR" if key.endswith("/pull") else "drift issue"
         page = _page(
             f"{kind} (dry run): {key.rsplit('/', 1)[0]}",
-            [
-                f"<h1>{_e(kind.capitalize())}, as a dry run wrote it</h1>",
-                "<p>Not sent to GitHub: what it would have opened, rendered as GitHub does.</p>",
-                f'<article class="markdown">{to_html(draft.read_text(encoding="utf-8"))}</article>',
-            ],
             depth=key.count("/") + 1,
             templates_dir=templates_dir,
+            body="\n".join(
+                [
+                    f"<h1>{_e(kind.capitalize())}, as a dry run wrote it</h1>",
+                    "<p>Not sent to GitHub: what it would have opened, rendered as GitHub does."
+                    "</p>",
+                    f'<article class="markdown">{to_html(draft.read_text(encoding="utf-8"))}'
+                    "</article>",
+                ]
+            ),
         )
         (staging / relative).write_text(page, encoding="utf-8")
         links[f"draft:{key}"] = relative
@@ -142,20 +146,18 @@ def render_site(
 # -- pages --------------------------------------------------------------------------------------
 def _page(
     title: str,
-    body: list[str],
     depth: int,
     templates_dir: str = "",
     template: str = "dashboard_page.html.j2",
+    body: str = "",
+    sections: dict[str, str] | None = None,
     **context: Any,
 ) -> str:
-    """A page of the site from ``template``; ``body`` (and ``context``'s sections) are HTML
-    Driftgate drew, passed through unescaped."""
+    """A page of the site from ``template``. ``body`` and ``sections`` are HTML Driftgate drew
+    (passed through unescaped); ``context`` is data the template escapes."""
     from markupsafe import Markup
 
-    drawn = "".join(body)
-    for value in context.values():
-        parts = value.values() if isinstance(value, dict) else [value]
-        drawn += "".join(str(part) for part in parts if isinstance(part, Markup))
+    drawn = body + "".join((sections or {}).values())
     return render(
         template,
         templates_dir,
@@ -163,7 +165,8 @@ def _page(
         up="../" * depth,
         # Plotly's 4.6 MB only where a chart needs it.
         plotly=PLOTLY_FILE if "<figure" in drawn else "",
-        body=Markup("\n".join(body)),
+        body=Markup(body),
+        sections={name: Markup(html) for name, html in (sections or {}).items()},
         **context,
     )
 
@@ -235,24 +238,19 @@ def overview_page(
         ],
         rows,
     )
-    from markupsafe import Markup
-
     return _page(
         "Driftgate dashboard",
-        [],
-        0,
-        templates_dir,
-        "dashboard_index.html.j2",
+        depth=0,
+        templates_dir=templates_dir,
+        template="dashboard_index.html.j2",
+        sections={"table": table},
         facts=facts,
-        table=Markup(table),
     )
 
 
 def model_page(
     model: ModelFacts, generated_at: str, reports: dict[str, str], templates_dir: str = ""
 ) -> str:
-    from markupsafe import Markup
-
     sections = {
         "drift_share": _drift_share(model),
         "heat_map": _heat_map(model),
@@ -263,13 +261,12 @@ def model_page(
     }
     return _page(
         f"Driftgate: {model.name}",
-        [],
-        1,
-        templates_dir,
-        "dashboard_model.html.j2",
+        depth=1,
+        templates_dir=templates_dir,
+        template="dashboard_model.html.j2",
+        sections={name: "\n".join(parts) for name, parts in sections.items()},
         model=model,
         generated_at=generated_at,
-        sections={name: Markup("\n".join(parts)) for name, parts in sections.items()},
     )
 
 

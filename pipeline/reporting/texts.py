@@ -1,11 +1,11 @@
 """What reviewers read, from Jinja2 templates: the package's own, or a fork's.
 
-The drift issue, the promotion PR, the failure issue and the HTML report's verdict are
-rendered from ``pipeline/reporting/templates/``. A fork points the ``templates_dir`` setting at
-a folder of its own; a template found there replaces the package's of the same name, the rest
-stay. The templates get the run's JSON results (``drift``, ``retrain``, ...) and the sections
-Driftgate renders from them, so a fork can reorder, drop or add to what is said without
-re-deriving a figure.
+The drift issue, the promotion PR, the failure issue, the HTML report's verdict, the model card
+and the dashboard's pages are rendered from ``pipeline/reporting/templates/``. A fork points
+the ``templates_dir`` setting at a folder of its own; a template found there replaces the
+package's of the same name, the rest stay. The templates get the run's JSON results
+(``drift``, ``retrain``, ...) and the sections Driftgate renders from them, so a fork can
+reorder, drop or add to what is said without re-deriving a figure.
 """
 
 from __future__ import annotations
