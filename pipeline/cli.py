@@ -233,8 +233,8 @@ def cmd_promote(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_walkthrough(args: argparse.Namespace, settings: Settings) -> Any:
-    from pipeline.cycle import run_walkthrough
     from pipeline.model.periods import current_period
+    from pipeline.walkthrough import run_walkthrough
 
     names = args.models or sorted(settings.models)
     jobs = args.jobs if args.jobs is not None else min(len(names), os.cpu_count() or 1)

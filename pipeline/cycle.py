@@ -14,13 +14,12 @@ from pathlib import Path
 from pipeline.config import GitHubTarget, ModelConfig, Settings
 from pipeline.edges.alerts import alert_text, send_alert
 from pipeline.edges.registry import CHAMPION, Registry
-from pipeline.errors import ConfigError, GateError
-from pipeline.model.periods import period_seed, shift_month
+from pipeline.errors import ConfigError
+from pipeline.model.periods import period_seed
 from pipeline.results import exclusive, set_step_outputs, to_jsonable, write_json_atomic
 from pipeline.steps.drift import drift_step
 from pipeline.steps.labels import ingest_matured_labels, label_inbox
 from pipeline.steps.predict import predict_step, project_relative
-from pipeline.steps.promote import play_merge_step, promote_from_event
 from pipeline.steps.report import report_failure, report_step
 from pipeline.steps.retrain import retrain_step
 from pipeline.steps.train import generate_batch, train_step
@@ -170,128 +169,3 @@ def _run_cycle(
     # The workflow's later jobs run their steps on the same period and batch.
     set_step_outputs({"period": period, "batch": project_relative(current, settings.project_root)})
     return result
-
-
-@dataclass
-class WalkthroughResult:
-    """One model's closed loop, as ``scripts/cycle.sh`` shows it."""
-
-    model: str
-    change_period: str
-    runs: list[CycleResult]
-    proposed_version: int | None
-    promoted: bool
-
-
-def run_walkthrough(
-    settings: Settings,
-    models: list[ModelConfig],
-    this_month: str,
-    engine: str | None = None,
-    jobs: int = 1,
-) -> list[WalkthroughResult]:
-    """The loop closed once per model on the embedded defaults, in dry run.
-
-    Two ordinary months are scored and checked; then the world changes: from month
-    ``this_month - (label_delay_months + 1)`` on, every batch is drifted (covariate and concept)
-    and each month's run writes its drift issue. Last month the changed month's labels have
-    matured, so its run sees the realized drop and proposes a challenger of the new world; its
-    merge is played (``play-merge``, then ``promote --event`` as promote.yml does) and this
-    month is served by whichever champion that leaves.
-
-    With ``jobs`` above 1 the models run side by side in that many processes (each model's
-    months stay in order); each model's log is written to ``outputs/<model>/walkthrough.log``
-    and shown in model order once that model is done.
-    """
-    if jobs <= 1 or len(models) < 2:
-        return [walk_model(settings, config, this_month, engine) for config in models]
-    return _walk_side_by_side(settings, models, this_month, engine, jobs)
-
-
-def walk_model(
-    settings: Settings, config: ModelConfig, this_month: str, engine: str | None = None
-) -> WalkthroughResult:
-    """One model's closed loop (see ``run_walkthrough``)."""
-    from pipeline.reporting.report import PULL_CARD
-
-    change = config.label_delay_months + 1
-    runs = []
-    for back in (change + 2, change + 1):
-        month = shift_month(this_month, -back)
-        runs.append(run_cycle(settings, config, month, steps=("predict", "drift"), engine=engine))
-    for back in range(change, 0, -1):
-        month = shift_month(this_month, -back)
-        runs.append(run_cycle(settings, config, month, simulate_drift=True, engine=engine))
-    proposed = settings.output_dir_for(config.name, shift_month(this_month, -1))
-    version, promoted = None, False
-    if (proposed / PULL_CARD).exists():
-        event = play_merge_step(settings, config, proposed)
-        try:
-            outcome = promote_from_event(settings, config, event, dry_run=True)
-            version, promoted = outcome.version, True
-        except GateError as refusal:
-            log.warning("%s: the played merge did not promote: %s", config.name, refusal)
-    runs.append(run_cycle(settings, config, this_month, simulate_drift=True, engine=engine))
-    return WalkthroughResult(config.name, shift_month(this_month, -change), runs, version, promoted)
-
-
-WALKTHROUGH_LOG = "walkthrough.log"
-
-
-def _walk_side_by_side(
-    settings: Settings,
-    models: list[ModelConfig],
-    this_month: str,
-    engine: str | None,
-    jobs: int,
-) -> list[WalkthroughResult]:
-    import multiprocessing
-    import sys
-    from concurrent.futures import ProcessPoolExecutor
-
-    # The tracking store's schema and each model's experiment are created here, once: two
-    # processes creating them at the same moment would race.
-    for config in models:
-        Registry(settings, config).client
-    logs = {c.name: settings.output_dir_for(c.name, "x").parent / WALKTHROUGH_LOG for c in models}
-    # "spawn": a forked child would share this process's open database connections.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [
-            pool.submit(_walk_logged, settings, c, this_month, engine, logs[c.name]) for c in models
-        ]
-        results = []
-        for config, future in zip(models, futures, strict=True):
-            try:
-                results.append(future.result())
-            finally:
-                if logs[config.name].exists():
-                    sys.stderr.write(logs[config.name].read_text(encoding="utf-8"))
-                    sys.stderr.flush()
-    return results
-
-
-def _walk_logged(
-    settings: Settings, config: ModelConfig, this_month: str, engine: str | None, log_file: Path
-) -> WalkthroughResult:
-    """``walk_model`` in a worker process, everything it says written to ``log_file``."""
-    import contextlib
-    import warnings
-
-    from joblib import parallel_config
-
-    warnings.filterwarnings("ignore")
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "w", encoding="utf-8") as stream:
-        handler = logging.StreamHandler(stream)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        root = logging.getLogger()
-        root.handlers[:] = [handler]
-        root.setLevel(logging.INFO)
-        # The models already share the cores: a model's own searches run one fit at a time.
-        with (
-            contextlib.redirect_stdout(stream),
-            contextlib.redirect_stderr(stream),
-            parallel_config(n_jobs=1),
-        ):
-            return walk_model(settings, config, this_month, engine)

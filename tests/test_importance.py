@@ -40,3 +40,25 @@ def test_permutation_importance_finds_the_signal_and_compares_two_models() -> No
     assert result.rank_correlation == pytest.approx(1.0)
     first = compare_importance(None, challenger, features, labels, "holdout", None, 1)
     assert first.rank_correlation is None and first.champion == []
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_permutation_importance_gives_scikit_learns_figures(seed: int) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.inspection import permutation_importance
+
+    from pipeline.monitoring.importance import permutation_importances
+
+    generator = np.random.default_rng(5)
+    features = pd.DataFrame(generator.normal(size=(300, 4)), columns=["a", "b", "c", "d"])
+    labels = (features["a"] - features["c"] + generator.normal(size=300) > 0).astype(int)
+    # A forest: no decision function, so scikit-learn's roc_auc scores its probabilities too.
+    model = RandomForestClassifier(n_estimators=20, random_state=0).fit(features, labels)
+    ours = {f.feature: f for f in permutation_importances(model, features, labels.to_numpy(), seed)}
+    theirs = permutation_importance(
+        model, features, labels, scoring="roc_auc", n_repeats=3, random_state=seed
+    )
+    for name, mean, std in zip(features.columns, theirs.importances_mean, theirs.importances_std):
+        assert ours[name].mean == pytest.approx(mean, abs=1e-12)
+        assert ours[name].std == pytest.approx(std, abs=1e-12)
+    assert ours["a"].rank in (1, 2) and ours["c"].rank in (1, 2)

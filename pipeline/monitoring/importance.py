@@ -8,6 +8,7 @@ correlation, and the features whose rank moved most.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -72,28 +73,66 @@ class ImportanceStability:
 def permutation_importances(
     model: Any, features: pd.DataFrame, labels: np.ndarray, seed: int = 0
 ) -> list[FeatureImportance]:
-    """Every input column's permutation importance on ROC AUC, most important first."""
-    from sklearn.inspection import permutation_importance
+    """Every input column's permutation importance on ROC AUC, most important first.
+
+    The figures of ``sklearn.inspection.permutation_importance`` (same shuffles, same scores;
+    held to it by tests/test_importance.py), but the shuffled copies are scored together, a
+    few model calls in all instead of one per column and repeat: each call of a fitted pipeline
+    costs about as much as scoring 20,000 rows (45 ms for 800 rows, 0.7 s for 72,800, with a
+    forest here), and a retraining measured three models' importances.
+    """
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+    from sklearn.utils import check_random_state
 
     if len(set(labels.tolist())) < 2:
         return []
-    measured = permutation_importance(
-        model,
-        features,
-        labels,
-        scoring="roc_auc",
-        n_repeats=_REPEATS,
-        random_state=seed,
-        n_jobs=None,
-    )
+    # scikit-learn draws one seed from ``seed`` and shuffles every column with its generator,
+    # each repeat shuffling the indices again and the already shuffled column by them.
+    column_seed = check_random_state(seed).randint(np.iinfo(np.int32).max + 1)
+
+    def shuffled(name: str) -> Iterator[pd.DataFrame]:
+        generator = check_random_state(column_seed)
+        order, values = np.arange(len(features)), features[name].to_numpy()
+        for _ in range(_REPEATS):
+            generator.shuffle(order)
+            values = values[order]
+            yield features.assign(**{name: values})
+
+    copies = (copy for name in features.columns for copy in shuffled(name))
+    baseline, *permuted = [
+        roc_auc_score(labels, scores) for scores in _scores_in_chunks(model, features, copies)
+    ]
+    drops = (baseline - np.array(permuted)).reshape(len(features.columns), _REPEATS)
     ranked = sorted(
-        zip(features.columns, measured.importances_mean, measured.importances_std),
+        zip(features.columns, drops.mean(axis=1), drops.std(axis=1)),
         key=lambda item: (-item[1], str(item[0])),
     )
     return [
         FeatureImportance(str(name), float(mean), float(std), rank)
         for rank, (name, mean, std) in enumerate(ranked, start=1)
     ]
+
+
+_ROWS_PER_CALL = 250_000  # what one model call scores at most, so memory stays bounded
+
+
+def _scores_in_chunks(
+    model: Any, first: pd.DataFrame, rest: Iterator[pd.DataFrame]
+) -> Iterator[np.ndarray]:
+    """The positive-class scores of each frame, in order, from as few model calls as the row
+    budget allows; the frames are made as they are needed, never all at once."""
+    import itertools
+
+    import numpy as np
+    import pandas as pd
+
+    per_call = max(1, _ROWS_PER_CALL // max(1, len(first)))
+    frames = itertools.chain([first], rest)
+    while group := list(itertools.islice(frames, per_call)):
+        together = model.predict_proba(pd.concat(group, ignore_index=True))[:, 1]
+        bounds = np.cumsum([len(f) for f in group])[:-1]
+        yield from np.split(np.asarray(together, dtype="float64"), bounds)
 
 
 def stability(
