@@ -69,7 +69,9 @@ def test_same_distribution_months_rarely_cry_wolf(config: ModelConfig) -> None:
     alarms = []
     for month in range(20):
         current = validate_batch(generate(config, 1000, seed=200 + month), config, "current")
-        result, _ = detect_drift(config, reference, current, "reference", f"month {month}")
+        result, _ = detect_drift(
+            config, reference, current, "reference", f"month {month}", snapshot_wanted=False
+        )
         if result.drift_detected:
             alarms.append((month, result.drifted_features))
     assert len(alarms) <= 2, alarms
@@ -81,6 +83,29 @@ def test_a_shift_of_an_important_feature_is_caught(config: ModelConfig) -> None:
     result, _ = detect_drift(config, reference, validate_batch(shifted, config, "x"), "r", "c")
     assert result.drift_detected
     assert "MonthlyIncome" in result.drifted_features
+
+
+def test_without_a_snapshot_every_column_test_finds_what_the_report_finds(
+    config: ModelConfig,
+) -> None:
+    """The backtest skips Evidently's charts; its verdicts must be the report's, to the digit."""
+    from pipeline.model.train import refit
+
+    table = generate(config, 3000, seed=8)
+    reference = validate_batch(table, config, "reference")
+    model = refit(config, "logistic_regression", {"C": 1.0}, reference.frame, seed=0).model
+    for drift in ("covariate", "concept", "none"):
+        current = validate_batch(generate(config, 1000, seed=9, drift=drift), config, "x")
+        drawn, snapshot = detect_drift(config, reference, current, "r", "c", model=model)
+        plain, nothing = detect_drift(
+            config, reference, current, "r", "c", model=model, snapshot_wanted=False
+        )
+        assert snapshot is not None and nothing is None
+        assert [(f.name, f.score, f.drifted) for f in plain.features] == [
+            (f.name, f.score, f.drifted) for f in drawn.features
+        ]
+        assert plain.prediction_drift == drawn.prediction_drift
+        assert (plain.verdict, plain.reasons) == (drawn.verdict, drawn.reasons)
 
 
 def test_an_overfit_champion_shows_no_prediction_drift_on_another_half_of_its_world(

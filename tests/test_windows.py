@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.config import ModelConfig, Thresholds
 from pipeline.model.synthetic import generate
-from pipeline.model.train import WEIGHT_COLUMN
+from pipeline.model.train import WEIGHT_COLUMN, refit
 from pipeline.model.trainingsets import (
     LabelledMonth,
     choose_training_rows,
@@ -145,9 +145,13 @@ def test_after_a_concept_change_the_months_since_win(config: ModelConfig) -> Non
     change = ChangePoint("2026-02", ["2026-02: realized ROC AUC 0.150 below the model's test"])
     split = split_validation(months, change)
     estimator = ("logistic_regression", {"C": 1.0})
-    rows, choice = choose_training_rows(config, reference, split, change, estimator, 0)
+    rows, choice, fitted = choose_training_rows(config, reference, split, change, estimator, 0)
     assert [c["window"] for c in choice.candidates] == [WINDOW, SINCE_CHANGE, WEIGHTED]
     assert choice.chosen in (SINCE_CHANGE, WEIGHTED), choice.candidates
     scores = {c["window"]: c["validation_score"] for c in choice.candidates}
     assert scores[choice.chosen] > scores[WINDOW]
     assert choice.why.startswith(f"{choice.chosen} scored the best validation roc_auc")
+    # The winner's fit comes back: refitting the chosen rows would train the same model again.
+    again = refit(config, *estimator, rows, 0)
+    assert fitted is not None and fitted.test_metrics == again.test_metrics
+    assert fitted.train_rows == again.train_rows

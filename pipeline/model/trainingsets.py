@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ModelConfig
 from pipeline.model.periods import is_month, months_between
-from pipeline.model.train import WEIGHT_COLUMN, refit
+from pipeline.model.train import WEIGHT_COLUMN, TrainOutcome, refit
 from pipeline.monitoring.performance import labelled_rows, score_metrics
 from pipeline.monitoring.windows import (
     ChangePoint,
@@ -149,11 +149,13 @@ def choose_training_rows(
     change: ChangePoint | None,
     estimator: tuple[str, dict[str, Any]],
     seed: int,
-) -> tuple[pd.DataFrame, WindowChoice]:
-    """The rows the challenger learns from, and the record of how they were chosen.
+) -> tuple[pd.DataFrame, WindowChoice, TrainOutcome | None]:
+    """The rows the challenger learns from, the record of how they were chosen, and the
+    chosen window's fit when there was one.
 
     One window (no change located): its rows, no fitting. Several: each is fitted with
-    ``estimator`` (name, hyper-parameters) and scored on the validation rows.
+    ``estimator`` (name, hyper-parameters) and scored on the validation rows; the winner's
+    fit is ``refit`` of those rows, so a caller that would refit them takes it instead.
     """
     thresholds = config.thresholds
     windows = candidate_windows([m.name for m in split.training], change, thresholds)
@@ -170,16 +172,17 @@ def choose_training_rows(
         choice.candidates = [_record(only, len(frames[only.name]), None, "")]
         choice.chosen = only.name
         choice.why = "no change located in the labelled months: one window, everything matured"
-        return frames[only.name], choice
+        return frames[only.name], choice, None
     x_valid, y_valid = labelled_rows(split.validation, config)
     scores: list[WindowScore] = []
+    fits: dict[str, TrainOutcome] = {}
     for window in windows:
         rows = frames[window.name]
         problem = too_few(rows, 50, MIN_CLASS_ROWS) if len(rows) else "no labelled rows"
         if problem:
             scores.append(WindowScore(window, len(rows), None, f"not trained: {problem}"))
             continue
-        fitted = refit(config, estimator[0], estimator[1], rows, seed)
+        fitted = fits[window.name] = refit(config, estimator[0], estimator[1], rows, seed)
         scored = fitted.model.predict_proba(x_valid)[:, 1]
         value = score_metrics(scored, y_valid, config.decision_threshold)[config.primary_metric]
         scores.append(WindowScore(window, len(rows), round(float(value), 4)))
@@ -187,11 +190,11 @@ def choose_training_rows(
         first = windows[0]
         choice.candidates = [_record(s.window, s.rows, None, s.note) for s in scores]
         choice.chosen, choice.why = first.name, "no window could be fitted: everything matured"
-        return frames[first.name], choice
+        return frames[first.name], choice, None
     best, why = choose_window(scores, config.primary_metric)
     choice.candidates = [_record(s.window, s.rows, s.validation_score, s.note) for s in scores]
     choice.chosen, choice.why = best.window.name, why
-    return frames[best.window.name], choice
+    return frames[best.window.name], choice, fits[best.window.name]
 
 
 def _record(window: TrainingWindow, rows: int, score: float | None, note: str) -> dict[str, Any]:

@@ -156,12 +156,16 @@ def detect_drift(
     seed: int = 0,
     estimator: PerformanceEstimator | None = None,
     reference_scores: tuple[np.ndarray, str] | None = None,
+    snapshot_wanted: bool = True,
 ) -> tuple[DriftResult, Any]:
     """The drift result and the Evidently snapshot (for its HTML).
 
     With a fitted ``estimator`` (and the ``model``) the champion's performance on the current
     rows is estimated from its scores too: the only performance signal a month without labels
-    has.
+    has. Without ``snapshot_wanted`` (the backtest, the benchmarks: no page is written) the
+    snapshot is None and each column's test is Evidently's own calculation called directly,
+    which gives the same figures without drawing a chart per column (most of a drift check's
+    time).
     """
     import evidently
     from evidently import DataDefinition, Dataset, Report
@@ -213,12 +217,14 @@ def detect_drift(
     scores: dict[str, float] = {}
     drifted: dict[str, bool] = {}
     if metrics:
-        report = Report(metrics=metrics, include_tests=True)
-        snapshot = report.run(
-            Dataset.from_pandas(cur_view, data_definition=definition),
-            Dataset.from_pandas(ref_view, data_definition=definition),
-        )
-        scores, drifted = _column_results(snapshot.dict())
+        current_data = Dataset.from_pandas(cur_view, data_definition=definition)
+        reference_data = Dataset.from_pandas(ref_view, data_definition=definition)
+        if snapshot_wanted:
+            report = Report(metrics=metrics, include_tests=True)
+            snapshot = report.run(current_data, reference_data)
+            scores, drifted = _column_results(snapshot.dict())
+        else:
+            scores, drifted = _column_tests(metrics, current_data, reference_data)
 
     feature_results = []
     for name in tabular:
@@ -383,6 +389,51 @@ def _column_results(snapshot: dict[str, Any]) -> tuple[dict[str, float], dict[st
         params = test.get("metric_config", {}).get("params", {})
         if params.get("type", "").endswith("ValueDrift"):
             drifted[params["column"]] = test.get("status") == "FAIL"
+    return scores, drifted
+
+
+def _column_tests(
+    metrics: list[Any], current: Any, reference: Any
+) -> tuple[dict[str, float], dict[str, bool]]:
+    """What each ``ValueDrift`` of ``metrics`` finds, from the calculation its ``Report`` makes
+    (``ValueDriftCalculation.calculate`` in Evidently 0.7), without drawing its widget."""
+    from evidently.legacy.calculations.data_drift import get_one_column_drift
+    from evidently.legacy.core import ColumnType
+    from evidently.legacy.metric_results import DatasetColumns, DatasetUtilityColumns
+    from evidently.legacy.options.data_drift import DataDriftOptions
+
+    scores: dict[str, float] = {}
+    drifted: dict[str, bool] = {}
+    current_frame, reference_frame = current.as_dataframe(), reference.as_dataframe()
+    for metric in metrics:
+        column = metric.column
+        kind = current.column(column).type
+        found = get_one_column_drift(
+            current_data=current_frame,
+            reference_data=reference_frame,
+            column_name=column,
+            options=DataDriftOptions(
+                all_features_stattest=metric.method,
+                all_features_threshold=metric.threshold,
+                nbinsx=metric.nbinsx,
+            ),
+            dataset_columns=DatasetColumns(
+                utility_columns=DatasetUtilityColumns(
+                    date=None, id=None, target=None, prediction=None
+                ),
+                target_type=None,
+                task=None,
+                num_feature_names=[column] if kind == ColumnType.Numerical else [],
+                cat_feature_names=[column] if kind == ColumnType.Categorical else [],
+                text_feature_names=[column] if kind == ColumnType.Text else [],
+                datetime_feature_names=[column] if kind == ColumnType.Datetime else [],
+                target_names=None,
+            ),
+            column_type=kind,
+            agg_data=True,
+        )
+        scores[column] = float(found.drift_score)
+        drifted[column] = bool(found.drift_detected)
     return scores, drifted
 
 

@@ -400,6 +400,7 @@ class _Replay:
                     np.array(served.outcome.test_scores),
                     f"the held-out test split of {served.key}",
                 ),
+                snapshot_wanted=False,
             )
         return self.drifts[key]
 
@@ -429,10 +430,11 @@ class _Replay:
         key: tuple[Any, ...] = (served.key, tuple(matured), change.period if change else None)
         if key not in self.challengers:
             estimator = (served.outcome.estimator_name, served.outcome.best_params)
-            training, choice = choose_training_rows(
+            training, choice, fitted = choose_training_rows(
                 self.config, served.training, split, change, estimator, self.seed
             )
-            outcome = refit(self.config, estimator[0], estimator[1], training, self.seed)
+            # The chosen window was fitted to be chosen: the same estimator on the same rows.
+            outcome = fitted or refit(self.config, estimator[0], estimator[1], training, self.seed)
             # A window without the reference starts afresh: what it left out was weighed and
             # set aside, so those months count as learned too.
             considered = {

@@ -346,7 +346,8 @@ def run_retrain(
         write_json_atomic(out_file, result)
         return result
     estimator = _champion_estimator(config, champion)
-    training, choice = choose_training_rows(config, reference, split, change, estimator, seed)
+    # The window's fit is left: the challenger is searched for afresh on the chosen rows.
+    training, choice, _ = choose_training_rows(config, reference, split, change, estimator, seed)
     window = next(c for c in choice.candidates if c["window"] == choice.chosen)
     learned_before = list(history.learned)
 
