@@ -44,6 +44,8 @@ def test_every_candidate_is_scored_as_its_pipeline_scores(
     assert scorer is not None
     # Every part of build_model's preprocessing runs as numpy, none through transform().
     assert all(part.compiled is not None for part in scorer.parts)
+    # A logistic regression's own scores run as numpy too; the trees keep predict_proba.
+    assert (scorer.positive is not None) == isinstance(estimator, LogisticRegression)
     rows = _awkward_rows(config, frame)
     ours = scorer.scores({c: rows[c].to_numpy() for c in rows.columns})
     theirs = model.predict_proba(rows[config.features])[:, 1]

@@ -34,13 +34,27 @@ class LoggedRequest:
     model: str
     model_version: int
     request_id: str
-    records: list[dict[str, Any]]
+    # Each record as a JSON object's text: the API hands in what the client sent.
+    features: list[str]
     scores: list[float | None]
     predicted: list[bool | None]
     # The kept challenger's scores of the same records (``serve_shadow``), or None.
     shadow_version: int | None = None
     shadow_scores: list[float | None] | None = None
 
+
+# The columns every row is written with, in the order ``append_requests`` builds its tuples.
+_COLUMNS = (
+    "created_at",
+    "model",
+    "model_version",
+    "request_id",
+    "features",
+    "score",
+    "predicted",
+    "shadow_version",
+    "shadow_score",
+)
 
 # Added after the first release: a log created before them gets them on open (nullable).
 _LATER_COLUMNS = {"shadow_version": "INTEGER", "shadow_score": "FLOAT"}
@@ -79,6 +93,7 @@ class PredictionLog:
             )
             metadata.create_all(self._engine)
             self._add_later_columns()
+            self._insert_sql = _insert_sql(self._engine.dialect)
         except Exception as exc:  # noqa: BLE001 - a bad URL or unreachable database: one line
             raise PredictionLogError(
                 f"prediction log at {_redacted(url)} is not usable: {first_line(exc)}"
@@ -87,44 +102,30 @@ class PredictionLog:
         # concurrent requests fail with "database is locked".
         self._write_lock = threading.Lock() if sqlite else None
 
-    def append(
-        self,
-        model: str,
-        model_version: int,
-        request_id: str,
-        records: list[dict[str, Any]],
-        scores: list[float | None],
-        predicted: list[bool | None],
-    ) -> int:
-        """Append one request's records in one transaction; returns the rows written."""
-        return self.append_requests(
-            [LoggedRequest(model, model_version, request_id, records, scores, predicted)]
-        )
-
     def append_requests(self, requests: list[LoggedRequest]) -> int:
         """Append several requests' records in one transaction (all or none); the rows written.
 
         The API's micro-batches log this way: one commit per batch, not one per request.
         """
-        now = datetime.now(timezone.utc)
+        created_at = self._created_at(datetime.now(timezone.utc))
         rows = [
-            {
-                "created_at": now,
-                "model": request.model,
-                "model_version": request.model_version,
-                "request_id": request.request_id,
-                "features": json.dumps(record, sort_keys=True, default=str),
-                "score": score,
-                "predicted": flag,
-                "shadow_version": request.shadow_version,
-                "shadow_score": shadow,
-            }
+            (
+                created_at,
+                request.model,
+                request.model_version,
+                request.request_id,
+                features,
+                score,
+                flag,
+                request.shadow_version,
+                shadow,
+            )
             for request in requests
-            for record, score, flag, shadow in zip(
-                request.records,
+            for features, score, flag, shadow in zip(
+                request.features,
                 request.scores,
                 request.predicted,
-                request.shadow_scores or [None] * len(request.records),
+                request.shadow_scores or [None] * len(request.features),
             )
         ]
         if not rows:
@@ -150,9 +151,31 @@ class PredictionLog:
                 if name not in have:
                     connection.execute(sa.text(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}"))
 
-    def _insert(self, rows: list[dict[str, Any]]) -> None:
+    def _created_at(self, now: datetime) -> Any:
+        """``now`` as the database driver takes it (SQLite: SQLAlchemy's text form)."""
+        column = self._table.c.created_at.type
+        process = column.dialect_impl(self._engine.dialect).bind_processor(self._engine.dialect)
+        return process(now) if process else now
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        """The rows handed to the driver as they are, in one transaction.
+
+        Through SQLAlchemy's ``insert()`` each row's every value went through its parameter
+        handling: with 100-record requests that was half the time the API spent per record.
+        The one value that needs a conversion (``created_at``) is converted once per batch.
+        """
         with self._engine.begin() as connection:
-            connection.execute(self._table.insert(), rows)
+            cursor = connection.connection.cursor()
+            try:
+                if self._engine.dialect.driver == "psycopg2":
+                    from psycopg2.extras import execute_values
+
+                    # One statement of many VALUES, not a round trip per row.
+                    execute_values(cursor, self._insert_sql, rows, page_size=1000)
+                else:
+                    cursor.executemany(self._insert_sql, rows)
+            finally:
+                cursor.close()
 
     def count(self, model: str | None = None) -> int:
         import sqlalchemy as sa
@@ -200,6 +223,23 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _insert_sql(dialect: Any) -> str:
+    """The INSERT of ``_COLUMNS`` in the driver's own parameter style (PEP 249)."""
+    names = ", ".join(_COLUMNS)
+    if dialect.driver == "psycopg2":  # execute_values writes the rows' VALUES in at %s
+        return f"INSERT INTO {TABLE} ({names}) VALUES %s"
+    if dialect.paramstyle == "qmark":
+        placeholder = "?"
+    elif dialect.paramstyle in ("format", "pyformat"):
+        placeholder = "%s"
+    else:
+        raise PredictionLogError(
+            f"the prediction log cannot write through {dialect.driver} "
+            f"({dialect.paramstyle} parameters): use SQLite or PostgreSQL with psycopg2"
+        )
+    return f"INSERT INTO {TABLE} ({names}) VALUES ({', '.join([placeholder] * len(_COLUMNS))})"
 
 
 def _redacted(url: str) -> str:

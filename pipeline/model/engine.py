@@ -125,7 +125,7 @@ class PandasEngine:
             raise empty_column(empty[0], str(source))
         sample = kept.sort_index().reset_index(drop=True)
         return ValidatedBatch(
-            frame=sample,
+            checked=sample,
             has_labels=has_labels,
             extra_columns=extra,
             rejected_rows=rejected,

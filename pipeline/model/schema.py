@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from pipeline.config import ModelConfig
@@ -32,7 +33,9 @@ class Population:
 
 @dataclass
 class ValidatedBatch:
-    frame: pd.DataFrame
+    # The checked rows; None until first asked for when the batch was checked as ``arrays``
+    # (the API scores from those, and building a frame was a tenth of its time per record).
+    checked: pd.DataFrame | None
     has_labels: bool
     extra_columns: list[str] = field(default_factory=list)
     rejected_rows: int = 0
@@ -43,6 +46,16 @@ class ValidatedBatch:
     # The checked columns as arrays, when they were checked as arrays (``validate_records``):
     # the API scores from them without taking the frame apart again.
     arrays: dict[str, np.ndarray] | None = None
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self.checked is None:
+            import pandas as pd
+
+            assert self.arrays is not None, "a batch holds its rows as a frame or as arrays"
+            rows = len(next(iter(self.arrays.values()))) if self.arrays else 0
+            self.checked = pd.DataFrame(self.arrays, index=pd.RangeIndex(rows), copy=False)
+        return self.checked
 
     @property
     def rows(self) -> int:
@@ -127,7 +140,7 @@ def validate_batch(
     accepted = codes == 0
     counts = np.bincount(codes, minlength=len(problems))
     return ValidatedBatch(
-        frame=checked,
+        checked=checked,
         has_labels=bool(has_labels),
         extra_columns=extra,
         rejected_rows=int((~accepted).sum()),
@@ -271,8 +284,24 @@ class RowCheck:
     high: float = float("inf")
 
 
-def row_checks(config: ModelConfig) -> list[RowCheck]:
+# Per config object: the API asks for them on every batch it scores. The config is kept with
+# its checks, so an id is never taken for another config's while its entry is here.
+_ROW_CHECKS: dict[int, tuple[ModelConfig, tuple[RowCheck, ...]]] = {}
+
+
+def row_checks(config: ModelConfig) -> tuple[RowCheck, ...]:
     """The row checks of ``config``'s features: what both engines count rejected rows by."""
+    known = _ROW_CHECKS.get(id(config))
+    if known is not None and known[0] is config:
+        return known[1]
+    checks = tuple(_row_checks(config))
+    if len(_ROW_CHECKS) >= 64:  # tests make many configs; a server has one or two
+        _ROW_CHECKS.clear()
+    _ROW_CHECKS[id(config)] = (config, checks)
+    return checks
+
+
+def _row_checks(config: ModelConfig) -> list[RowCheck]:
     checks = []
     for spec in config.columns_with_role("feature"):
         checks.append(RowCheck(spec.name, "missing", f"missing {spec.name}"))
@@ -312,31 +341,49 @@ def _row_problems(
 
     ``numbers`` gives a numeric column as float64, ``lengths`` a text column's lengths. Integer
     codes rather than a column of strings: this runs on every chunk of every batch and
-    comparing object arrays was most of the time prediction spent outside the model.
+    comparing object arrays was most of the time prediction spent outside the model. The
+    checks of a kind run as one operation on a matrix, one row per check: check by check, the
+    API spent more time on numpy's per-call overhead than on the rows.
     """
     import numpy as np
 
+    checks = row_checks(config)
     rows = len(next(iter(missing_masks.values()))) if missing_masks else 0
-    codes = np.zeros(rows, dtype=np.int32)
-    problems = [""]
-    for check in row_checks(config):
-        missing = missing_masks[check.column]
-        if check.check == "missing":
-            hit = missing
-        elif check.check == "range":
-            values = numbers(check.column)
-            with np.errstate(invalid="ignore"):
-                hit = ~missing & ((values < check.low) | (values > check.high))
-        elif check.check == "whole":
-            with np.errstate(invalid="ignore"):
-                hit = ~missing & (np.mod(numbers(check.column), 1.0) != 0)
-        else:
-            hit = ~missing & (lengths(check.column) > check.high)
-        hit = hit & (codes == 0)
-        if hit.any():
-            problems.append(check.reason)
-            codes[hit] = len(problems) - 1
-    return codes, problems
+    if not checks or rows == 0:
+        return np.zeros(rows, dtype=np.int32), [""]
+    hits = np.zeros((len(checks), rows), dtype=bool)
+    by_kind: dict[str, list[int]] = {}
+    for index, check in enumerate(checks):
+        by_kind.setdefault(check.check, []).append(index)
+    kept = {name: ~mask for name, mask in missing_masks.items()}  # present values
+    with np.errstate(invalid="ignore"):
+        for kind, at in by_kind.items():
+            names = [checks[i].column for i in at]
+            if kind == "missing":
+                hits[at] = np.stack([missing_masks[name] for name in names])
+                continue
+            present = np.stack([kept[name] for name in names])
+            if kind == "range":
+                values = np.stack([numbers(name) for name in names])
+                low = np.array([checks[i].low for i in at])[:, None]
+                high = np.array([checks[i].high for i in at])[:, None]
+                hits[at] = present & ((values < low) | (values > high))
+            elif kind == "whole":
+                values = np.stack([numbers(name) for name in names])
+                hits[at] = present & (np.mod(values, 1.0) != 0)
+            else:
+                values = np.stack([lengths(name) for name in names])
+                high = np.array([checks[i].high for i in at])[:, None]
+                hits[at] = present & (values > high)
+    flagged = hits.any(axis=0)
+    if not flagged.any():
+        return np.zeros(rows, dtype=np.int32), [""]
+    first = hits.argmax(axis=0)  # a row counts under its first problem only
+    used = np.unique(first[flagged])  # ascending: in the checks' order
+    problems = [""] + [checks[int(i)].reason for i in used]
+    code_of = np.zeros(len(checks), dtype=np.int32)
+    code_of[used] = np.arange(1, len(used) + 1, dtype=np.int32)
+    return np.where(flagged, code_of[first], 0).astype(np.int32), problems
 
 
 def _frame_numbers(frame: pd.DataFrame) -> Callable[[str], np.ndarray]:
@@ -368,6 +415,24 @@ def signature_problems(
     return problems
 
 
+# A JSON number is an int or a float (not a bool); a level or a text is a str; None is null.
+_NUMBER_TYPES = frozenset((int, float, type(None)))
+_TEXT_TYPES = frozenset((str, type(None)))
+
+
+def _transposed(records: list[dict[str, object]], names: list[str]) -> list[tuple[object, ...]]:
+    """The records' values of ``names``, one tuple per name (None where a record lacks it)."""
+    if not names:
+        return []
+    if len(names) == 1:
+        return [tuple(record.get(names[0]) for record in records)]
+    take = itemgetter(*names)
+    try:
+        return list(zip(*map(take, records)))
+    except KeyError:  # some record lacks a column: the slower way, value by value
+        return [tuple(record.get(name) for record in records) for name in names]
+
+
 def validate_records(
     config: ModelConfig, records: list[dict[str, object]], source: str = "the request"
 ) -> ValidatedBatch | None:
@@ -382,35 +447,45 @@ def validate_records(
     import numpy as np
     import pandas as pd
 
-    present: dict[str, None] = {}
-    for record in records:
-        present.update(dict.fromkeys(record))
+    present: dict[str, None] = dict.fromkeys(records[0]) if records else {}
+    if len(set().union(*records)) != len(present):  # not all alike: in order of appearance
+        for record in records:
+            present.update(dict.fromkeys(record))
     if config.target in present:
         return None
     require_features(config, [str(c) for c in present], source)
     known = {c.name for c in config.columns}
     rows = len(records)
+    specs = [s for s in config.columns if s.name in present and s.role != "target"]
     columns: dict[str, np.ndarray] = {}
     missing_masks: dict[str, np.ndarray] = {}
-    for spec in config.columns:
-        if spec.name not in present or spec.role == "target":
-            continue
-        values = [record.get(spec.name) for record in records]
+    # Values column by column, transposed in C: per value Python work was most of the
+    # API's time per record (type checks below are sets of types, also built in C).
+    for spec, values in zip(specs, _transposed(records, [s.name for s in specs])):
+        kinds = set(map(type, values))
         if spec.kind == "numeric":
-            if not all(v is None or (type(v) in (int, float)) for v in values):
+            if not kinds <= _NUMBER_TYPES:
                 return None
-            column = np.array([np.nan if v is None else v for v in values], dtype="float64")
+            column = np.array(
+                [np.nan if v is None else v for v in values] if type(None) in kinds else values,
+                dtype="float64",
+            )
             missing = np.isnan(column)
         else:
-            if not all(v is None or type(v) is str for v in values):
+            if not kinds <= _TEXT_TYPES:
                 return None
             if spec.kind == "text":
                 missing = np.array([v is None or not str(v).strip() for v in values], dtype=bool)
             else:
-                missing = np.array([v is None for v in values], dtype=bool)
-                levels = set(spec.levels)
-                unseen = [v for v in values if v is not None and v not in levels]
-                if unseen:
+                missing = (
+                    np.array([v is None for v in values], dtype=bool)
+                    if type(None) in kinds
+                    else np.zeros(rows, dtype=bool)
+                )
+                levels, seen = set(spec.levels), set(values)
+                seen.discard(None)
+                if not seen <= levels:
+                    unseen = [v for v in values if v is not None and v not in levels]
                     raise unseen_levels(spec.name, source, list(dict.fromkeys(unseen)), len(unseen))
             column = np.empty(rows, dtype=object)
             column[:] = values
@@ -426,14 +501,12 @@ def validate_records(
     )
     accepted = codes == 0
     counts = np.bincount(codes, minlength=len(problems))
-    # One frame from the checked arrays: building it column by column cost more than checking.
-    checked = pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False)
     return ValidatedBatch(
-        frame=checked,
+        checked=None,  # built from the arrays if it is asked for
         has_labels=False,
         extra_columns=[str(c) for c in present if c not in known],
         rejected_rows=int((~accepted).sum()),
         rejection_reasons={problems[i]: int(counts[i]) for i in range(1, len(problems))},
-        accepted=pd.Series(accepted, index=checked.index),
+        accepted=pd.Series(accepted, index=pd.RangeIndex(rows)),
         arrays=columns,
     )

@@ -42,7 +42,11 @@ class Batch(Protocol):
     A protocol, not an import, so that the statistics never depend on the layer above them.
     """
 
-    frame: pd.DataFrame  # the batch, or a sample of it
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The batch, or a sample of it."""
+        ...
+
     has_labels: bool
     extra_columns: list[str]
     rejected_rows: int

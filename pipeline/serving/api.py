@@ -15,6 +15,7 @@ no record value is ever written to the server's log.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import json
 import logging
@@ -29,10 +30,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# At module level: FastAPI resolves the endpoint's ``request: Request`` in this module's names.
+from fastapi import Request
+
 from pipeline.config import ModelConfig, Settings
 from pipeline.edges.registry import CHAMPION, ModelVersionInfo, Registry
 from pipeline.errors import DataError, PipelineError, first_line
 from pipeline.model.scorer import DirectScorer
+from pipeline.serving.body import RequestRecords, TooLarge, read_records
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -42,10 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("pipeline.serving.api")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 OPEN_PATHS = ("/health",)  # what a load balancer's health check reaches without the token
-
-
-class TooLarge(DataError):
-    """A request beyond the configured limits: a 413, not a 422."""
 
 
 class RequestGuard:
@@ -183,6 +184,7 @@ class ChampionWatcher:
         # One reference assignment: a request sees the old model or the new one, never a mix.
         self._served = ServedModel(champion, model, stamp, direct, shadowing)
         self.last_error = None
+        _freeze_heap()
         log.info(
             "serving %s v%d%s%s",
             self.registry.name,
@@ -219,6 +221,19 @@ class ChampionWatcher:
             self.refresh()
 
 
+def _freeze_heap() -> None:
+    """Hide what is loaded now (libraries, the model) from the cyclic garbage collector.
+
+    Requests allocate fast, and each full collection walked every object the server holds:
+    under load one took 190 ms, twice in 8 s, and those pauses were the API's p99. Frozen
+    objects are still freed by reference counting; what was frozen before a model swap is
+    unfrozen and collected once, so an old model does not linger.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 def latest_drift(settings: Settings, model: str) -> dict[str, Any] | None:
     """The newest ``drift.json`` of ``model`` across its periods, or None before the first."""
     from pipeline.monitoring.drift import DRIFT_FILE
@@ -231,21 +246,6 @@ def latest_drift(settings: Settings, model: str) -> dict[str, Any] | None:
     result = read_json(found[-1])
     result.setdefault("period", found[-1].parent.name)
     return result
-
-
-def records_of(payload: Any, max_records: int = 10000) -> list[dict[str, Any]]:
-    """The records of a request body: ``{"records": [...]}`` or a bare list of objects."""
-    records = payload.get("records") if isinstance(payload, dict) else payload
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise DataError('the body must be {"records": [{"<column>": <value>, ...}, ...]}')
-    if not records:
-        raise DataError("the request has no records")
-    if len(records) > max_records:
-        raise TooLarge(
-            f"the request has {len(records)} records; at most {max_records} per call "
-            "(serve_max_records)"
-        )
-    return records
 
 
 def record_schema(config: ModelConfig) -> dict[str, Any]:
@@ -337,16 +337,17 @@ def answer(
 ) -> dict[str, Any]:
     """One request's answer: a score and a class per record, its ids echoed."""
     known = {c.name for c in config.columns}
+    # tolist() first: rounding Python floats costs a fraction of rounding numpy scalars.
     predictions: list[dict[str, Any]] = [
-        {"score": round(float(score), 6), "predicted": bool(flag)}
-        for score, flag in zip(scores, predicted)
+        {"score": round(score, 6), "predicted": flag}
+        for score, flag in zip(scores.tolist(), predicted.tolist())
     ]
     for spec in config.columns_with_role("id"):
         # Echo the caller's own id values (the validated frame holds them as floats).
         for item, record in zip(predictions, records):
             if spec.name in record:
                 item[spec.name] = record[spec.name]
-    ignored = sorted({str(k) for record in records for k in record} - known)
+    ignored = sorted(set().union(*records) - known)  # JSON keys are strings
     return {
         "model": config.name,
         "model_version": served.info.version,
@@ -358,7 +359,7 @@ def answer(
 @dataclass
 class _Waiting:
     served: ServedModel
-    records: list[dict[str, Any]]
+    request: RequestRecords
     answer: dict[str, Any] | None = None
     error: PipelineError | None = None
 
@@ -388,9 +389,9 @@ class MicroBatcher:
         self._last_batch = 1
         self._scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftgate-score")
 
-    async def score(self, served: ServedModel, records: list[dict[str, Any]]) -> dict[str, Any]:
+    async def score(self, served: ServedModel, request: RequestRecords) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
-        item = _Waiting(served, records)
+        item = _Waiting(served, request)
         done: asyncio.Future[None] = loop.create_future()
         self._queue.append((item, done))
         if not self._draining:
@@ -452,45 +453,46 @@ class MicroBatcher:
 
         from pipeline.edges.predlog import LoggedRequest
         from pipeline.model.predict import score_chunk
+        from pipeline.model.schema import ValidatedBatch
 
         served = items[0].served
         accepted: list[_Waiting] = []
         batches = []
         try:
-            batches = [validated(self.config, [r for item in items for r in item.records])]
+            batches = [validated(self.config, [r for i in items for r in i.request.records])]
             accepted = list(items)
         except DataError:
             for item in items:
                 try:
-                    batches.append(validated(self.config, item.records))
+                    batches.append(validated(self.config, item.request.records))
                     accepted.append(item)
                 except DataError as error:
                     item.error = error
         if not accepted:
             return
         if len(batches) == 1:
-            frame, arrays = batches[0].frame, batches[0].arrays
+            batch = batches[0]
         else:
-            frame = pd.concat([b.frame for b in batches], ignore_index=True)
-            arrays = None
+            batch = ValidatedBatch(
+                pd.concat([b.frame for b in batches], ignore_index=True), has_labels=False
+            )
         if served.direct is not None:
-            if arrays is None:
-                arrays = {c: frame[c].to_numpy() for c in frame.columns}
+            arrays = batch.arrays or {c: batch.frame[c].to_numpy() for c in batch.frame.columns}
             scores = served.direct.scores(arrays)
             predicted = scores >= self.config.decision_threshold
         else:
-            scored = score_chunk(served.model, frame, self.config, None)
+            scored = score_chunk(served.model, batch.frame, self.config, None)
             scores = scored["score"].to_numpy(dtype="float64")
             predicted = scored["predicted"].to_numpy(dtype=bool)
         shadow_scores = None
         if served.shadow is not None:
-            shadowed = score_chunk(served.shadow[1], frame, self.config, None)
+            shadowed = score_chunk(served.shadow[1], batch.frame, self.config, None)
             shadow_scores = [round(float(v), 6) for v in shadowed["score"].to_numpy()]
         logged, offset = [], 0
         for item in accepted:
-            end = offset + len(item.records)
+            end = offset + len(item.request.records)
             item.answer = answer(
-                served, self.config, item.records, scores[offset:end], predicted[offset:end]
+                served, self.config, item.request.records, scores[offset:end], predicted[offset:end]
             )
             item.answer["request_id"] = uuid.uuid4().hex
             logged.append(
@@ -498,7 +500,7 @@ class MicroBatcher:
                     self.config.name,
                     served.info.version,
                     item.answer["request_id"],
-                    item.records,
+                    item.request.texts,
                     [p["score"] for p in item.answer["predictions"]],
                     [p["predicted"] for p in item.answer["predictions"]],
                     served.shadow[0].version if served.shadow else None,
@@ -556,7 +558,7 @@ def create_app(
     token: str | None = None,
     dashboard: DashboardSite | None = None,
 ) -> FastAPI:
-    from fastapi import Body, FastAPI
+    from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
     from pipeline.edges.predlog import PredictionLog
@@ -600,15 +602,16 @@ def create_app(
             }
         },
     )
-    async def predict(payload: Any = Body(...)) -> Any:
+    async def predict(request: Request) -> Any:
         # Async: the request waits on the event loop while the batcher's one thread scores
-        # (CPU work off the loop); no thread of the pool is held per request.
+        # (CPU work off the loop); no thread of the pool is held per request. The body is read
+        # here, not by FastAPI, so that each record's own JSON text goes to the log.
         served = watcher.served
         if served is None:
             return unavailable()
         started = time.perf_counter()
         try:
-            records = records_of(payload, settings.serve_max_records)
+            records = read_records(await request.body(), settings.serve_max_records)
             reply = await batcher.score(served, records)
         except TooLarge as error:
             return JSONResponse({"detail": str(error)}, status_code=413)
