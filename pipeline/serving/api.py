@@ -332,15 +332,14 @@ def answer(
     served: ServedModel,
     config: ModelConfig,
     records: list[dict[str, Any]],
-    scores: Any,
-    predicted: Any,
+    scores: list[float],
+    predicted: list[bool],
 ) -> dict[str, Any]:
-    """One request's answer: a score and a class per record, its ids echoed."""
+    """One request's answer: a score (rounded to 6 places) and a class per record, its ids
+    echoed."""
     known = {c.name for c in config.columns}
-    # tolist() first: rounding Python floats costs a fraction of rounding numpy scalars.
     predictions: list[dict[str, Any]] = [
-        {"score": round(score, 6), "predicted": flag}
-        for score, flag in zip(scores.tolist(), predicted.tolist())
+        {"score": score, "predicted": flag} for score, flag in zip(scores, predicted)
     ]
     for spec in config.columns_with_role("id"):
         # Echo the caller's own id values (the validated frame holds them as floats).
@@ -488,12 +487,15 @@ class MicroBatcher:
         if served.shadow is not None:
             shadowed = score_chunk(served.shadow[1], batch.frame, self.config, None)
             shadow_scores = [round(float(v), 6) for v in shadowed["score"].to_numpy()]
+        # As Python values once for the batch: rounding floats costs a fraction of rounding
+        # numpy scalars, and the answers and the log share the lists.
+        rounded = [round(score, 6) for score in scores.tolist()]
+        flags = predicted.tolist()
         logged, offset = [], 0
         for item in accepted:
             end = offset + len(item.request.records)
-            item.answer = answer(
-                served, self.config, item.request.records, scores[offset:end], predicted[offset:end]
-            )
+            item_scores, item_flags = rounded[offset:end], flags[offset:end]
+            item.answer = answer(served, self.config, item.request.records, item_scores, item_flags)
             item.answer["request_id"] = uuid.uuid4().hex
             logged.append(
                 LoggedRequest(
@@ -501,8 +503,8 @@ class MicroBatcher:
                     served.info.version,
                     item.answer["request_id"],
                     item.request.texts,
-                    [p["score"] for p in item.answer["predictions"]],
-                    [p["predicted"] for p in item.answer["predictions"]],
+                    item_scores,
+                    item_flags,
                     served.shadow[0].version if served.shadow else None,
                     list(shadow_scores[offset:end]) if shadow_scores is not None else None,
                 )
