@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import threading
-from itertools import chain
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
