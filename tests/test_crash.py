@@ -24,7 +24,9 @@ QUICK = (
 )
 
 
-@pytest.fixture(scope="module")
+# Session, not module: a worker that runs another module's test between two of these would
+# tear a module fixture down and build it again.
+@pytest.fixture(scope="session")
 def clean(
     tmp_path_factory: pytest.TempPathFactory, trained_stores: Path
 ) -> tuple[Scenario, list[KillPoint], EndState]:
