@@ -598,10 +598,11 @@ def failpoint_settings(environ: Mapping[str, str] | None = None) -> tuple[str, i
     return env.get("DRIFTGATE_FAILPOINT_LOG", ""), int(kill_at) if kill_at else None
 
 
-def parallel_jobs(environ: Mapping[str, str] | None = None) -> int:
-    """How many processes a command's model searches use (``PIPELINE_JOBS``): -1, every core."""
+def parallel_jobs(environ: Mapping[str, str] | None = None, default: int = -1) -> int:
+    """How many processes a command's model searches use (``PIPELINE_JOBS``, else ``default``;
+    -1: every core)."""
     env = os.environ if environ is None else environ
-    text = env.get("PIPELINE_JOBS", "").strip() or "-1"
+    text = env.get("PIPELINE_JOBS", "").strip() or str(default)
     try:
         jobs = int(text)
     except ValueError:

@@ -48,6 +48,8 @@ def test_unknown_model_lists_the_known_ones() -> None:
 def test_pipeline_jobs_is_every_core_unless_said_and_a_bad_value_is_one_line() -> None:
     assert parallel_jobs({}) == -1
     assert parallel_jobs({"PIPELINE_JOBS": "2"}) == 2
+    assert parallel_jobs({}, default=1) == 1  # the backtest's own default
+    assert parallel_jobs({"PIPELINE_JOBS": "-1"}, default=1) == -1  # what the user says wins
     for bad in ("two", "0", "-3"):
         with pytest.raises(ConfigError, match=f"PIPELINE_JOBS='{bad}'"):
             parallel_jobs({"PIPELINE_JOBS": bad})
