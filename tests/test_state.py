@@ -300,20 +300,28 @@ def test_history_is_bounded_by_squashing_the_oldest_commits(
 
 
 # -- corrupt, unrelated, newer and missing state ------------------------------------------------
-def _store(folder: Path) -> None:
-    """A real MLflow SQLite store holding the registered model and no version yet."""
+@pytest.fixture(scope="session")
+def registered_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real MLflow SQLite store holding the registered model and no version yet.
+
+    Made once and copied: creating a store runs MLflow's schema migrations, most of a second.
+    """
     from mlflow.tracking import MlflowClient
 
-    uri = f"sqlite:///{folder / 'mlruns.db'}"
+    path = tmp_path_factory.mktemp("registered") / "mlruns.db"
+    uri = f"sqlite:///{path}"
     MlflowClient(tracking_uri=uri, registry_uri=uri).create_registered_model("attrition")
+    return path
 
 
 @pytest.fixture
-def pushed_state(origin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def pushed_state(
+    origin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registered_store: Path
+) -> Path:
     """The branch after one push of attrition with a SQLite store."""
     folder = checkout(origin, tmp_path / "writer", monkeypatch)
     ok("state", "pull")
-    _store(folder)
+    shutil.copyfile(registered_store, folder / "mlruns.db")
     _write_output(folder, "attrition", "drift.json", {"verdict": "no_drift"})
     ok("state", "push", "--period", "2026-10")
     return origin
