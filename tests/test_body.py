@@ -74,6 +74,7 @@ def test_the_last_of_duplicate_records_members_wins_as_in_json_loads() -> None:
         (b'{"records": {"a": 1}}', SHAPE),
         (b'[{"a": 1}, 2]', SHAPE),
         (b"17", SHAPE),
+        (b"17 x", "the body is not valid JSON: Extra data"),
         (b"{}", SHAPE),
         (b'{"records": []}', "the request has no records"),
     ],

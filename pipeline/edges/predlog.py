@@ -98,6 +98,11 @@ class PredictionLog:
             metadata.create_all(self._engine)
             self._add_later_columns()
             self._insert_sql, self._row_sql = _insert_sql(self._engine.dialect)
+            # created_at as the driver takes it (SQLite: SQLAlchemy's text form), once per batch.
+            dialect = self._engine.dialect
+            self._as_driver_time = self._table.c.created_at.type.dialect_impl(
+                dialect
+            ).bind_processor(dialect)
             self._statements: dict[int, str] = {}
         except Exception as exc:  # noqa: BLE001 - a bad URL or unreachable database: one line
             raise PredictionLogError(
@@ -112,7 +117,8 @@ class PredictionLog:
 
         The API's micro-batches log this way: one commit per batch, not one per request.
         """
-        created_at = self._created_at(datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc)
+        created_at = self._as_driver_time(now) if self._as_driver_time else now
         rows = [
             (
                 created_at,
@@ -155,12 +161,6 @@ class PredictionLog:
             for name, kind in _LATER_COLUMNS.items():
                 if name not in have:
                     connection.execute(sa.text(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}"))
-
-    def _created_at(self, now: datetime) -> Any:
-        """``now`` as the database driver takes it (SQLite: SQLAlchemy's text form)."""
-        column = self._table.c.created_at.type
-        process = column.dialect_impl(self._engine.dialect).bind_processor(self._engine.dialect)
-        return process(now) if process else now
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         """The rows handed to the driver as they are, in one transaction.

@@ -65,8 +65,9 @@ def _top_level(text: str) -> tuple[list[dict[str, Any]], list[str]] | None:
         found, end = _array(text, start)
     elif text.startswith("{", start):
         found, end = _records_member(text, start)
-    else:
-        _DECODER.raw_decode(text, start)  # a JSON error if it is not JSON at all
+    else:  # valid JSON of the wrong shape (a number, a string) or a JSON error
+        _, end = _DECODER.raw_decode(text, start)
+        _end_of_document(text, end)
         return None
     _end_of_document(text, end)
     return found
