@@ -1,0 +1,111 @@
+"""The prediction log on both stores: each record one row, in order, with its score, class and
+shadow score exactly as handed in; read back as the records that were sent."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.edges.predlog import LoggedRequest, PredictionLog
+
+_RECORDS = [
+    {"Age": 41, "Department": "Sales", "note": 'a "quoted" value, with \' and \\ and é'},
+    {"Age": 29.5, "Department": None, "nested": {"k": [1, 2.25, None]}},
+    {"Department": "R&D", "Age": -0.0},
+]
+
+
+def _request(request_id: str, shadow: bool) -> LoggedRequest:
+    return LoggedRequest(
+        model="attrition",
+        model_version=3,
+        request_id=request_id,
+        features=[json.dumps(record, separators=(",", ":")) for record in _RECORDS],
+        scores=[0.123456, 0.5, 1.0],
+        predicted=[False, True, True],
+        shadow_version=4 if shadow else None,
+        shadow_scores=[0.25, None, 0.75] if shadow else None,
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'log.db'}"
+
+
+def _rows(log: PredictionLog) -> list[Any]:
+    import sqlalchemy as sa
+
+    with log._engine.connect() as connection:
+        return list(
+            connection.execute(
+                sa.text(
+                    "SELECT model, model_version, request_id, features, score, predicted, "
+                    "shadow_version, shadow_score FROM prediction_log ORDER BY id"
+                )
+            ).all()
+        )
+
+
+def test_every_record_is_one_row_in_order_with_its_own_values(log_url: str) -> None:
+    log = PredictionLog(log_url)
+    try:
+        assert log.append_requests([_request("first", False), _request("second", True)]) == 6
+        rows = _rows(log)
+        frame = log.window("attrition", days=1)
+    finally:
+        log.close()
+    assert [(r.request_id, json.loads(r.features)) for r in rows] == [
+        (rid, record) for rid in ("first", "second") for record in _RECORDS
+    ]
+    assert [(r.score, bool(r.predicted)) for r in rows] == [
+        (0.123456, False),
+        (0.5, True),
+        (1.0, True),
+    ] * 2
+    assert [(r.shadow_version, r.shadow_score) for r in rows] == [(None, None)] * 3 + [
+        (4, 0.25),
+        (4, None),
+        (4, 0.75),
+    ]
+    assert {(r.model, r.model_version) for r in rows} == {("attrition", 3)}
+    assert frame["Department"].tolist()[:3] == ["Sales", None, "R&D"]
+
+
+def test_nothing_to_log_writes_nothing(log_url: str) -> None:
+    log = PredictionLog(log_url)
+    try:
+        assert log.append_requests([]) == 0
+        assert log.count() == 0
+    finally:
+        log.close()
+
+
+def test_sqlite_writes_reach_the_database_file_while_the_log_is_open(tmp_path: Path) -> None:
+    """A thread checkpoints the WAL off the writer's path: the database file alone (copied
+    without its WAL) soon holds every row, though SQLite's own checkpoint would wait for 64 MB.
+    """
+    path = tmp_path / "log.db"
+    log = PredictionLog(f"sqlite:///{path}")
+    try:
+        log.append_requests([_request(f"r{i}", False) for i in range(50)])
+        deadline, rows = time.monotonic() + 10, None
+        while time.monotonic() < deadline and rows != (150,):
+            time.sleep(0.1)
+            shutil.copyfile(path, tmp_path / "copy.db")
+            with sqlite3.connect(tmp_path / "copy.db") as connection:
+                try:
+                    rows = connection.execute("SELECT count(*) FROM prediction_log").fetchone()
+                except sqlite3.OperationalError:  # not even the table is in the file yet
+                    rows = None
+        assert rows == (150,)
+    finally:
+        log.close()
