@@ -346,3 +346,47 @@ def test_with_serve_shadow_the_kept_challenger_scores_beside_and_both_are_logged
     assert [r.shadow_version for r in rows] == [shadow.version] * 4
     assert [r.shadow_score for r in rows] == pytest.approx(list(expected), abs=1e-6)
     assert [r.score for r in rows] == [p["score"] for p in body["predictions"]]
+
+
+def test_an_answer_comes_only_after_its_records_are_committed_and_a_failed_write_is_a_503(
+    served: tuple[Settings, ModelConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring and writing overlap (the log has its own thread), but no request is answered
+    before its rows are in the log, and none is answered at all when writing them fails."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipeline.edges.predlog import PredictionLog as Log
+    from pipeline.edges.predlog import PredictionLogError
+
+    settings, config = served
+    records = _records(settings, config, 40)
+    bodies = [records[i : i + 2] for i in range(0, 40, 2)]  # 20 requests
+    committed: set[str] = set()
+    broken = {"now": False}
+    real = Log.append_requests
+
+    def append(self: Log, requests: list[Any]) -> int:
+        if broken["now"]:
+            raise PredictionLogError("writing to the prediction log at test failed: disk full")
+        time.sleep(0.01)  # a slow disk: scoring goes on meanwhile
+        written = real(self, requests)
+        committed.update(request.request_id for request in requests)
+        return written
+
+    monkeypatch.setattr(Log, "append_requests", append)
+
+    def post(body: list[Any]) -> Any:
+        response = client.post("/predict", json={"records": body})
+        if response.status_code == 200:  # committed before the answer left
+            assert response.json()["request_id"] in committed
+        return response
+
+    with _client(settings, config) as client:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(post, bodies))
+        assert [a.status_code for a in answers] == [200] * 20
+        broken["now"] = True
+        failed = client.post("/predict", json={"records": records[:3]})
+    assert failed.status_code == 503
+    assert failed.json() == {"detail": "writing to the prediction log at test failed: disk full"}
+    assert PredictionLog(settings.prediction_log).count() == 40

@@ -75,16 +75,20 @@ _COLUMNS = (
 
 # PostgreSQL's insert of one request: its records, scores and classes arrive as JSON arrays and
 # become one row per record, in the records' order (json, not jsonb: each record's text is kept).
+# Prepared once per connection: planning it took longer than running it for a one-record request.
+_EXPANDING_INSERT_NAME = "driftgate_log_request"
 _EXPANDING_INSERT = f"""
-INSERT INTO {TABLE} ({", ".join(_COLUMNS)})
-SELECT %s, %s, %s, %s, record.value::text, score.value::float8, class.value::boolean, %s,
+PREPARE {_EXPANDING_INSERT_NAME} (timestamptz, text, integer, text, integer, json, json, json, json)
+AS INSERT INTO {TABLE} ({", ".join(_COLUMNS)})
+SELECT $1, $2, $3, $4, record.value::text, score.value::float8, class.value::boolean, $5,
        shadow.value::float8
-FROM json_array_elements(%s::json) WITH ORDINALITY AS record(value, n)
-JOIN json_array_elements_text(%s::json) WITH ORDINALITY AS score(value, n) USING (n)
-JOIN json_array_elements_text(%s::json) WITH ORDINALITY AS class(value, n) USING (n)
-LEFT JOIN json_array_elements_text(%s::json) WITH ORDINALITY AS shadow(value, n) USING (n)
+FROM json_array_elements($6) WITH ORDINALITY AS record(value, n)
+JOIN json_array_elements_text($7) WITH ORDINALITY AS score(value, n) USING (n)
+JOIN json_array_elements_text($8) WITH ORDINALITY AS class(value, n) USING (n)
+LEFT JOIN json_array_elements_text($9) WITH ORDINALITY AS shadow(value, n) USING (n)
 ORDER BY n
 """
+_EXECUTE_EXPANDING_INSERT = f"EXECUTE {_EXPANDING_INSERT_NAME} ({', '.join(['%s'] * 9)})"
 
 # Added after the first release: a log created before them gets them on open (nullable).
 _LATER_COLUMNS = {"shadow_version": "INTEGER", "shadow_score": "FLOAT"}
@@ -112,6 +116,7 @@ class PredictionLog:
             )
             if sqlite:
                 sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+
             metadata = sa.MetaData()
             self._table = sa.Table(
                 TABLE,
@@ -231,9 +236,14 @@ class PredictionLog:
             for request in requests
         ]
         with self._engine.begin() as connection:
-            cursor = connection.connection.cursor()
+            driver_connection = connection.connection
+            cursor = driver_connection.cursor()
             try:
-                execute_batch(cursor, _EXPANDING_INSERT, params, page_size=len(params))
+                # Once per connection of the pool (a prepared statement outlives a rollback).
+                if not driver_connection.info.get(_EXPANDING_INSERT_NAME):
+                    cursor.execute(_EXPANDING_INSERT)
+                    driver_connection.info[_EXPANDING_INSERT_NAME] = True
+                execute_batch(cursor, _EXECUTE_EXPANDING_INSERT, params, page_size=len(params))
             finally:
                 cursor.close()
 

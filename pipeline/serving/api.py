@@ -15,6 +15,7 @@ no record value is ever written to the server's log.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import hmac
 import json
@@ -42,7 +43,7 @@ from pipeline.serving.body import RequestRecords, TooLarge, read_records
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from pipeline.edges.predlog import PredictionLog
+    from pipeline.edges.predlog import LoggedRequest, PredictionLog
 
 log = logging.getLogger("pipeline.serving.api")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -362,22 +363,26 @@ class _Waiting:
     request: RequestRecords
     answer: dict[str, Any] | None = None
     error: PipelineError | None = None
+    # What goes to the prediction log for this request, once it is scored.
+    logged: LoggedRequest | None = None
 
 
 class MicroBatcher:
     """Concurrent /predict requests validated, scored and logged together, answered one by one.
 
     The event loop queues each request; one scoring thread takes everything queued as one
-    batch: the records are validated and scored as one frame with one model call and written
-    to the log in one transaction, then each request gets its own answer. While a batch is
-    scored the next one gathers; when fewer requests are queued than the last batch held, the
+    batch: the records are validated and scored as one frame with one model call, then the
+    batch goes to the log's own thread, which writes it in one transaction, while the scoring
+    thread takes the next batch. When fewer requests are queued than the last batch held, the
     batcher waits up to ``window`` seconds for the rest of them (0: no batching, every request
     is scored alone). Records are validated together; if the schema refuses them, each request
     is validated alone, so a bad request gets its own 422 and never fails its neighbours. A
-    request is answered only after its records are committed.
+    request is answered only after its records are committed; a refused one at once.
 
-    No thread waits per request: requests wait on the event loop, and the one scoring thread
-    keeps the model and the log's connection to itself.
+    No thread waits per request: requests wait on the event loop. The scoring thread keeps the
+    model to itself and the log's thread its connection. Scoring one batch while the last one
+    is written keeps both busy: the database's work (on PostgreSQL, in another process) no
+    longer adds to every batch's time.
     """
 
     def __init__(self, config: ModelConfig, log: PredictionLog, window: float) -> None:
@@ -388,6 +393,9 @@ class MicroBatcher:
         self._draining = False
         self._last_batch = 1
         self._scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftgate-score")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftgate-log")
+        self._unwritten: list[tuple[_Waiting, asyncio.Future[None]]] = []
+        self._writing = False
 
     async def score(self, served: ServedModel, request: RequestRecords) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
@@ -420,16 +428,40 @@ class MicroBatcher:
                 try:
                     await loop.run_in_executor(self._scorer, self._process, [i for i, _ in queued])
                 except RuntimeError as error:  # the scorer shut down (the server is stopping)
-                    for item, _ in queued:
-                        item.error = PipelineError(f"scoring failed: {first_line(error)}")
-                for _, done in queued:
-                    if not done.done():
-                        done.set_result(None)
+                    _fail(queued, PipelineError(f"scoring failed: {first_line(error)}"))
+                scored = [pair for pair in queued if pair[0].logged is not None]
+                _resolve([pair for pair in queued if pair[0].logged is None])  # refused: now
+                self._unwritten.extend(scored)
+                if self._unwritten and not self._writing:
+                    self._write_unwritten()
         finally:
             self._draining = False
 
+    def _write_unwritten(self, _written: Any = None) -> None:
+        """Hand everything scored and not yet written to the log's thread, as one transaction.
+
+        Batches scored while a write is under way wait for it and then go together (a group
+        commit): under load the log commits as often as it can, not once per scored batch.
+        """
+        self._writing = bool(self._unwritten)
+        if not self._writing:
+            return
+        pairs, self._unwritten = self._unwritten, []
+        try:
+            writing = asyncio.get_running_loop().run_in_executor(
+                self._writer, self._write, [item for item, _ in pairs]
+            )
+        except RuntimeError as error:  # the log's thread shut down (the server is stopping)
+            _fail(pairs, PipelineError(f"logging failed: {first_line(error)}"))
+            _resolve(pairs)
+            self._writing = False
+            return
+        writing.add_done_callback(functools.partial(_resolve, pairs))
+        writing.add_done_callback(self._write_unwritten)
+
     def close(self) -> None:
         self._scorer.shutdown(wait=True)
+        self._writer.shutdown(wait=True)  # what is scored is written before the log closes
 
     def _process(self, batch: list[_Waiting]) -> None:
         try:
@@ -445,8 +477,22 @@ class MicroBatcher:
                 else PipelineError(f"scoring failed: {first_line(error)}")
             )
             for item in batch:
-                if item.answer is None and item.error is None:
-                    item.error = failure
+                if item.error is None:
+                    item.answer, item.logged, item.error = None, None, failure
+
+    def _write(self, items: list[_Waiting]) -> None:
+        """The scored requests' records in one transaction; none is answered if it fails."""
+        try:
+            self.log.append_requests([item.logged for item in items if item.logged is not None])
+        except Exception as error:  # noqa: BLE001
+            # An unlogged prediction would be invisible to drift checks: none is answered.
+            failure = (
+                error
+                if isinstance(error, PipelineError)
+                else PipelineError(f"logging failed: {first_line(error)}")
+            )
+            for item in items:
+                item.answer, item.error = None, failure
 
     def _score(self, items: list[_Waiting]) -> None:
         import pandas as pd
@@ -492,31 +538,35 @@ class MicroBatcher:
         # numpy scalars, and the answers and the log share the lists.
         rounded = [round(score, 6) for score in scores.tolist()]
         flags = predicted.tolist()
-        logged, offset = [], 0
+        offset = 0
         for item in accepted:
             end = offset + len(item.request.records)
             item_scores, item_flags = rounded[offset:end], flags[offset:end]
             item.answer = answer(served, self.config, item.request.records, item_scores, item_flags)
             item.answer["request_id"] = uuid.uuid4().hex
-            logged.append(
-                LoggedRequest(
-                    self.config.name,
-                    served.info.version,
-                    item.answer["request_id"],
-                    item.request.texts,
-                    item_scores,
-                    item_flags,
-                    served.shadow[0].version if served.shadow else None,
-                    list(shadow_scores[offset:end]) if shadow_scores is not None else None,
-                )
+            item.logged = LoggedRequest(
+                self.config.name,
+                served.info.version,
+                item.answer["request_id"],
+                item.request.texts,
+                item_scores,
+                item_flags,
+                served.shadow[0].version if served.shadow else None,
+                list(shadow_scores[offset:end]) if shadow_scores is not None else None,
             )
             offset = end
-        try:
-            self.log.append_requests(logged)
-        except PipelineError as error:
-            # An unlogged prediction would be invisible to drift checks: none is answered.
-            for item in accepted:
-                item.answer, item.error = None, error
+
+
+def _fail(pairs: list[tuple[_Waiting, asyncio.Future[None]]], error: PipelineError) -> None:
+    for item, _ in pairs:
+        item.answer, item.logged, item.error = None, None, error
+
+
+def _resolve(pairs: list[tuple[_Waiting, asyncio.Future[None]]], _written: Any = None) -> None:
+    """Let the requests of ``pairs`` have their answers (or errors)."""
+    for _, done in pairs:
+        if not done.done():
+            done.set_result(None)
 
 
 class DashboardSite:
