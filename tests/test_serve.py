@@ -390,3 +390,32 @@ def test_an_answer_comes_only_after_its_records_are_committed_and_a_failed_write
     assert failed.status_code == 503
     assert failed.json() == {"detail": "writing to the prediction log at test failed: disk full"}
     assert PredictionLog(settings.prediction_log).count() == 40
+
+
+def test_a_poll_that_finds_the_same_champion_asks_only_for_its_version_number(
+    served: tuple[Settings, ModelConfig],
+) -> None:
+    """The watcher polls every few seconds beside the requests: an unchanged champion costs one
+    registry query, and a promotion is still found."""
+    from collections import Counter
+
+    settings, config = served
+
+    class Counted:
+        def __init__(self, real: Registry) -> None:
+            self.real, self.calls = real, Counter[str]()
+
+        def __getattr__(self, name: str) -> Any:
+            self.calls[name] += 1
+            return getattr(self.real, name)
+
+    registry = Counted(Registry(settings, config))
+    watcher = ChampionWatcher(registry, 3600)  # type: ignore[arg-type]
+    assert watcher.refresh() is True
+    registry.calls.clear()
+    assert [watcher.refresh() for _ in range(3)] == [False, False, False]
+    assert registry.calls == Counter({"alias_version": 3})
+    train_step(settings, config, None, seed=1)
+    promote_step(settings, config, version=2, reason="test")
+    assert watcher.refresh() is True
+    assert watcher.served is not None and watcher.served.info.version == 2

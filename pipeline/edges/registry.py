@@ -343,6 +343,20 @@ class Registry:
             raise RegistryError(f"MLflow registry lookup failed: {first_line(exc)}") from exc
         return self._info(found)
 
+    def alias_version(self, alias: str) -> int | None:
+        """The version number ``alias`` points at (None: no such alias), in one query.
+
+        What the API's watcher asks on every poll: ``by_alias`` also reads the version's run
+        (its metrics, parameters and tags) and its aliases.
+        """
+        try:
+            found = self.client.get_model_version_by_alias(self.name, alias)
+        except Exception as exc:  # noqa: BLE001
+            if _is_missing(exc):
+                return None
+            raise RegistryError(f"MLflow registry lookup failed: {first_line(exc)}") from exc
+        return int(found.version)
+
     def shadow(self, champion: ModelVersionInfo | None) -> ModelVersionInfo | None:
         """The challenger that was compared and kept: it scores beside the champion.
 

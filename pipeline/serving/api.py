@@ -159,11 +159,17 @@ class ChampionWatcher:
     def refresh(self) -> bool:
         """Load the champion if it is not the version served; True when it swapped one in."""
         try:
+            current = self._served
+            if current is not None and not self.shadow:
+                # Most polls find the same champion: ask for its version number only, not for
+                # its run's metrics, parameters and tags (a poll held the GIL that long).
+                if self.registry.alias_version(CHAMPION) == current.info.version:
+                    self.last_error = None
+                    return False
             champion = self.registry.by_alias(CHAMPION)
             if champion is None:
                 self.last_error = f"model '{self.registry.name}' has no champion yet"
                 return False
-            current = self._served
             shadow = self.registry.shadow(champion) if self.shadow else None
             wanted = shadow.version if shadow else None
             if current is not None and current.info.version == champion.version:
