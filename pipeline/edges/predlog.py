@@ -106,7 +106,7 @@ class PredictionLog:
             connect_args: dict[str, Any] = {}
             if sqlite:
                 connect_args = {"timeout": 30, "check_same_thread": False}
-            elif url.startswith("postgresql"):
+            elif sa.engine.make_url(url).get_driver_name() in ("psycopg2", "psycopg"):
                 # The promise SQLite's WAL with synchronous=NORMAL makes (below): a commit
                 # survives the API being killed, not the server losing power. Without it every
                 # batch waited for PostgreSQL's flush to disk: 2 to 3 ms on this machine's disk.
@@ -116,7 +116,6 @@ class PredictionLog:
             )
             if sqlite:
                 sa.event.listen(self._engine, "connect", _sqlite_pragmas)
-
             metadata = sa.MetaData()
             self._table = sa.Table(
                 TABLE,
