@@ -92,8 +92,26 @@ def test_rate_limits_wait_for_retry_after(gh: FakeGitHub, monkeypatch: pytest.Mo
         headers={"Retry-After": "1"},
         message="You have exceeded a secondary rate limit. Please wait a few minutes.",
     )
-    waits: list[float] = []  # the waits asked of time.sleep, not slept: 2 s of the fast subset
-    monkeypatch.setattr("pipeline.edges.github.time.sleep", waits.append)
+    import pipeline.edges.github as github_module
+
+    class RecordedSleeps:
+        """``time`` as github.py sees it, its waits recorded, not slept (2 s of the fast
+        subset). Not ``time.sleep`` itself: that would reach every thread of the worker, and a
+        thread left sleeping in a loop by an earlier test filled the list until the worker
+        was killed for memory (CI, 2026-12-03)."""
+
+        def __init__(self) -> None:
+            self.waits: list[float] = []
+
+        def sleep(self, seconds: float) -> None:
+            self.waits.append(seconds)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(time, name)
+
+    recorded = RecordedSleeps()
+    monkeypatch.setattr(github_module, "time", recorded)
+    waits = recorded.waits
 
     item = _publish(_client())
 
