@@ -96,9 +96,9 @@ def test_rate_limits_wait_for_retry_after(gh: FakeGitHub, monkeypatch: pytest.Mo
 
     class RecordedSleeps:
         """``time`` as github.py sees it, its waits recorded, not slept (2 s of the fast
-        subset). Not ``time.sleep`` itself: that would reach every thread of the worker, and a
-        thread left sleeping in a loop by an earlier test filled the list until the worker
-        was killed for memory (CI, 2026-12-03)."""
+        subset). Not ``time.sleep`` itself: that reaches every thread of the worker, and any
+        thread sleeping in a loop would fill the list. With that patch a CI worker was killed
+        for memory (20.9 GB) in this test on 2026-12-03."""
 
         def __init__(self) -> None:
             self.waits: list[float] = []
