@@ -335,13 +335,8 @@ class Registry:
         return self._info(found)
 
     def by_alias(self, alias: str) -> ModelVersionInfo | None:
-        try:
-            found = self.client.get_model_version_by_alias(self.name, alias)
-        except Exception as exc:  # noqa: BLE001
-            if _is_missing(exc):
-                return None
-            raise RegistryError(f"MLflow registry lookup failed: {first_line(exc)}") from exc
-        return self._info(found)
+        found = self._alias_entity(alias)
+        return None if found is None else self._info(found)
 
     def alias_version(self, alias: str) -> int | None:
         """The version number ``alias`` points at (None: no such alias), in one query.
@@ -349,13 +344,17 @@ class Registry:
         What the API's watcher asks on every poll: ``by_alias`` also reads the version's run
         (its metrics, parameters and tags) and its aliases.
         """
+        found = self._alias_entity(alias)
+        return None if found is None else int(found.version)
+
+    def _alias_entity(self, alias: str) -> Any:
+        """MLflow's model version ``alias`` points at, or None when there is no such alias."""
         try:
-            found = self.client.get_model_version_by_alias(self.name, alias)
+            return self.client.get_model_version_by_alias(self.name, alias)
         except Exception as exc:  # noqa: BLE001
             if _is_missing(exc):
                 return None
             raise RegistryError(f"MLflow registry lookup failed: {first_line(exc)}") from exc
-        return int(found.version)
 
     def shadow(self, champion: ModelVersionInfo | None) -> ModelVersionInfo | None:
         """The challenger that was compared and kept: it scores beside the champion.

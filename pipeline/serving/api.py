@@ -477,11 +477,7 @@ class MicroBatcher:
             for items in versions.values():
                 self._score(items)
         except Exception as error:  # noqa: BLE001 - no waiting request may hang on a failure
-            failure = (
-                error
-                if isinstance(error, PipelineError)
-                else PipelineError(f"scoring failed: {first_line(error)}")
-            )
+            failure = _as_pipeline_error(error, "scoring failed")
             for item in batch:
                 if item.error is None:
                     item.answer, item.logged, item.error = None, None, failure
@@ -492,11 +488,7 @@ class MicroBatcher:
             self.log.append_requests([item.logged for item in items if item.logged is not None])
         except Exception as error:  # noqa: BLE001
             # An unlogged prediction would be invisible to drift checks: none is answered.
-            failure = (
-                error
-                if isinstance(error, PipelineError)
-                else PipelineError(f"logging failed: {first_line(error)}")
-            )
+            failure = _as_pipeline_error(error, "logging failed")
             for item in items:
                 item.answer, item.error = None, failure
 
@@ -561,6 +553,13 @@ class MicroBatcher:
                 list(shadow_scores[offset:end]) if shadow_scores is not None else None,
             )
             offset = end
+
+
+def _as_pipeline_error(error: Exception, what: str) -> PipelineError:
+    """``error`` as the one line a 503 carries."""
+    return (
+        error if isinstance(error, PipelineError) else PipelineError(f"{what}: {first_line(error)}")
+    )
 
 
 def _fail(pairs: list[tuple[_Waiting, asyncio.Future[None]]], error: PipelineError) -> None:
