@@ -17,7 +17,7 @@ from pipeline.edges.predlog import LoggedRequest, PredictionLog
 _RECORDS = [
     {"Age": 41, "Department": "Sales", "note": 'a "quoted" value, with \' and \\ and é'},
     {"Age": 29.5, "Department": None, "nested": {"k": [1, 2.25, None]}},
-    {"Department": "R&D", "Age": -0.0},
+    {"Department": "R&D", "Age": -0.0, "text": "a tab\there, a line\nthere, \\N"},
 ]
 
 
@@ -66,6 +66,8 @@ def test_every_record_is_one_row_in_order_with_its_own_values(log_url: str) -> N
     assert [(r.request_id, json.loads(r.features)) for r in rows] == [
         (rid, record) for rid in ("first", "second") for record in _RECORDS
     ]
+    # Each record's text as it was handed in, escapes and all (PostgreSQL's COPY unescapes).
+    assert [r.features for r in rows] == _request("any", False).features * 2
     assert [(r.score, bool(r.predicted)) for r in rows] == [
         (0.123456, False),
         (0.5, True),
@@ -107,5 +109,36 @@ def test_sqlite_writes_reach_the_database_file_while_the_log_is_open(tmp_path: P
                 except sqlite3.OperationalError:  # not even the table is in the file yet
                     rows = None
         assert rows == (150,)
+    finally:
+        log.close()
+
+
+def test_postgresql_pings_only_an_idle_connection_and_replaces_one_the_server_closed(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes back to back use their connection as it is; after the server closed it while it
+    sat idle in the pool, the next write pings it, finds it gone and writes on a new one."""
+    import sqlalchemy as sa
+
+    import pipeline.edges.predlog as predlog
+
+    log = PredictionLog(postgres_url)
+    pings: list[object] = []
+    ping = log._engine.dialect.do_ping
+    monkeypatch.setattr(log._engine.dialect, "do_ping", lambda c: pings.append(c) or ping(c))
+    try:
+        for i in range(5):
+            log.append_requests([_request(f"r{i}", False)])
+        assert pings == []  # each write took the connection the one before gave back
+        with log._engine.connect() as connection:
+            backend = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        admin.dispose()
+        monkeypatch.setattr(predlog, "_PING_AFTER_IDLE_SECONDS", 0.0)
+        assert log.append_requests([_request("after", False)]) == 3
+        assert len(pings) == 2  # the closed connection, then the new one
+        assert log.count() == 18
     finally:
         log.close()
