@@ -146,3 +146,33 @@ def test_postgresql_writes_on_a_held_connection_replaced_when_the_server_closed_
         assert log.count() == 18
     finally:
         log.close()
+
+
+def test_scores_as_numpy_floats_or_integers_are_written_as_numbers(log_url: str) -> None:
+    import numpy as np
+
+    log = PredictionLog(log_url)
+    request = _request("numbers", False)
+    # numpy's float64 is a float whose repr is not a number's text; an int is a float's value.
+    request.scores = [np.float64(0.25), 1, np.float64(0.5)]
+    try:
+        log.append_requests([request])
+        assert [r.score for r in _rows(log)] == [0.25, 1.0, 0.5]
+    finally:
+        log.close()
+
+
+def test_postgresql_closes_cleanly_after_the_server_closed_its_connection(
+    postgres_url: str,
+) -> None:
+    import sqlalchemy as sa
+
+    log = PredictionLog(postgres_url)
+    log.append_requests([_request("before", False)])
+    backend = log._copy_connection.driver_connection.get_backend_pid()
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    admin.dispose()
+    log.close()  # raises nothing
+    assert log._copy_connection is None

@@ -334,9 +334,9 @@ def _copy_value(text: str) -> str:
 
 
 def _copy_float(value: float | None) -> str:
-    # float's own repr: the shortest text that reads back as the same double (numpy's
-    # float64 prints as "np.float64(...)"), and PostgreSQL reads nan and inf.
-    return "\\N" if value is None else float.__repr__(value)
+    # As a Python float first: its repr is the shortest text that reads back as the same
+    # double (numpy's float64 prints as "np.float64(...)"), and PostgreSQL reads nan and inf.
+    return "\\N" if value is None else repr(float(value))
 
 
 def _rows(created_at: Any, requests: list[LoggedRequest]) -> list[tuple[Any, ...]]:
