@@ -38,6 +38,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -300,12 +301,6 @@ def _wrk_rounds(
     return found
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def _print_wrk(
     rounds: dict[int, list[tuple[Any, Any]]], seconds: int, connections: int, database: str
 ) -> None:
@@ -320,25 +315,29 @@ def _print_wrk(
     )
     for size, pairs in rounds.items():
         shares = [ours["rate"] / bare["rate"] for ours, bare in pairs]
-        share = _median(shares)
+        share = statistics.median(shares)
 
-        def median_cell(runs: list[Any]) -> str:
-            rate = _median([run["rate"] for run in runs]) * size
-            p50 = _median([run["p50"] for run in runs])
-            p99 = _median([run["p99"] for run in runs])
-            return f"{rate:>9,.0f} rec/s p50 {p50:5.1f} p99 {p99:5.1f} ms"
+        def medians(runs: list[Any]) -> dict[str, float]:
+            return {
+                key: statistics.median(run[key] for run in runs) for key in ("rate", "p50", "p99")
+            }
+
+        def median_cell(run: dict[str, float]) -> str:
+            return (
+                f"{run['rate'] * size:>9,.0f} rec/s p50 {run['p50']:5.1f} p99 {run['p99']:5.1f} ms"
+            )
 
         ours_runs, bare_runs = [p[0] for p in pairs], [p[1] for p in pairs]
-        p99 = _median([run["p99"] for run in ours_runs])
+        ours_median, bare_median = medians(ours_runs), medians(bare_runs)
         if size == 1:
-            met = share >= 0.35 and p99 < 20
+            met = share >= 0.35 and ours_median["p99"] < 20
             goal = "share >= 0.35 and p99 < 20 ms"
         else:
             met = share >= 0.5
             goal = "share >= 0.5 of records/s"
         print(
-            f"  {size:>15}   {median_cell(bare_runs)}   {median_cell(ours_runs)}   {share:5.3f}   "
-            f"{goal}: {'met' if met else 'NOT met'}"
+            f"  {size:>15}   {median_cell(bare_median)}   {median_cell(ours_median)}   "
+            f"{share:5.3f}   {goal}: {'met' if met else 'NOT met'}"
         )
         print(
             "                    each pair: "

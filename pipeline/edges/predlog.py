@@ -77,6 +77,9 @@ _COLUMNS = (
 # \N for a missing one, and a backslash, tab or line break inside a value escaped.
 _COPY = f"COPY {TABLE} ({', '.join(_COLUMNS)}) FROM STDIN"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# The writes' held connection, unused this long, is pinged before use (the server may have
+# closed it meanwhile).
+_PING_AFTER_IDLE_SECONDS = 1.0
 
 # Added after the first release: a log created before them gets them on open (nullable).
 _LATER_COLUMNS = {"shadow_version": "INTEGER", "shadow_score": "FLOAT"}
@@ -395,11 +398,6 @@ class _Checkpointer:
                     connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
             except Exception as exc:  # noqa: BLE001 - SQLite's own checkpoint still runs
                 log.warning("checkpointing the prediction log failed: %s", first_line(exc))
-
-
-# The writes' held connection, unused this long, is pinged before use (the server may have
-# closed it meanwhile).
-_PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
