@@ -243,7 +243,13 @@ def cmd_walkthrough(args: argparse.Namespace, settings: Settings) -> Any:
     names = args.models or sorted(settings.models)
     jobs = args.jobs if args.jobs is not None else min(len(names), os.cpu_count() or 1)
     results = run_walkthrough(
-        settings, [settings.model(name) for name in names], current_period(), args.engine, jobs
+        settings,
+        [settings.model(name) for name in names],
+        current_period(),
+        args.engine,
+        jobs,
+        # PIPELINE_JOBS holds in the model processes too (the tests' one fit at a time).
+        search_jobs=parallel_jobs(default=jobs),
     )
     lines = []
     for result in results:

@@ -38,6 +38,7 @@ def run_walkthrough(
     this_month: str,
     engine: str | None = None,
     jobs: int = 1,
+    search_jobs: int | None = None,
 ) -> list[WalkthroughResult]:
     """The loop closed once per model on the embedded defaults, in dry run.
 
@@ -50,11 +51,13 @@ def run_walkthrough(
 
     With ``jobs`` above 1 the models run side by side in that many processes (each model's
     months stay in order); each model's log is written to ``outputs/<model>/walkthrough.log``
-    and shown in model order once that model is done.
+    and shown in model order once that model is done. ``search_jobs`` is how many processes
+    each of those model processes gives its searches (``PIPELINE_JOBS``; default ``jobs``).
     """
     if jobs <= 1 or len(models) < 2:
         return [walk_model(settings, config, this_month, engine) for config in models]
-    return _walk_side_by_side(settings, models, this_month, engine, jobs)
+    searches = jobs if search_jobs is None else search_jobs
+    return _walk_side_by_side(settings, models, this_month, engine, jobs, searches)
 
 
 def walk_model(
@@ -93,6 +96,7 @@ def _walk_side_by_side(
     this_month: str,
     engine: str | None,
     jobs: int,
+    search_jobs: int,
 ) -> list[WalkthroughResult]:
     import multiprocessing
     import sys
@@ -107,7 +111,7 @@ def _walk_side_by_side(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = [
-            pool.submit(_walk_logged, settings, c, this_month, engine, logs[c.name], jobs)
+            pool.submit(_walk_logged, settings, c, this_month, engine, logs[c.name], search_jobs)
             for c in models
         ]
         results = []
@@ -127,7 +131,7 @@ def _walk_logged(
     this_month: str,
     engine: str | None,
     log_file: Path,
-    jobs: int,
+    search_jobs: int,
 ) -> WalkthroughResult:
     """``walk_model`` in a worker process, everything it says written to ``log_file``."""
     import contextlib
@@ -145,11 +149,12 @@ def _walk_logged(
         root.setLevel(logging.INFO)
         # The models share the cores, and each model's searches may use them all: while two
         # models train the fits take turns, and when one model is done the other's fits take its
-        # core (three models: 117 s, against 136 s with one fit at a time per model).
+        # core (three models: 117 s, against 136 s with one fit at a time per model). A spawned
+        # process does not inherit the caller's parallel_config, so it is set again here.
         with (
             contextlib.redirect_stdout(stream),
             contextlib.redirect_stderr(stream),
-            parallel_config(n_jobs=jobs),
+            parallel_config(n_jobs=search_jobs),
         ):
             try:
                 return walk_model(settings, config, this_month, engine)

@@ -48,6 +48,9 @@ SMALL = {
     "PIPELINE_ATTRITION_LABEL_DELAY_MONTHS": "0",
     # Any challenger that passes the metric gates is proposed: the month surely opens a PR.
     "PIPELINE_ATTRITION_MIN_IMPROVEMENT": "-1",
+    # One fit at a time, in the command's own process: a search's worker processes would each
+    # start Python and import scikit-learn again for a two-fold, one-candidate search.
+    "PIPELINE_JOBS": "1",
 }
 COMMANDS = ("run", "promote", "push")
 # What the fake GitHub holds, saved and restored with the checkout.
