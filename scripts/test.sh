@@ -8,4 +8,4 @@ isort --check-only --quiet pipeline tests scripts bench docker
 flake8 pipeline tests scripts bench docker
 mypy
 lint-imports --no-cache
-pytest -q -n auto --maxschedchunk 2 --durations=15 "$@"
+pytest -q -n auto --dist loadgroup --maxschedchunk 2 --durations=15 "$@"

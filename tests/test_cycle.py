@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import files_in, run_cli
+from conftest import files_in, run_cli, use_trained_store
 
 from pipeline.config import load_settings
 from pipeline.edges.registry import Registry
@@ -191,11 +191,15 @@ def _without_run_facts(result: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in result.items() if k not in varying}
 
 
-def test_the_same_month_on_both_engines_reads_the_same(fresh_registry: Path) -> None:
+@pytest.mark.xdist_group("spark")  # on the worker whose Spark is up (tests/test_engines.py)
+def test_the_same_month_on_both_engines_reads_the_same(
+    project: Path, trained_stores: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`pipeline run --engine spark` (local mode) against the pandas engine on the same batch:
     the same predictions, drift verdict and issue."""
     pytest.importorskip("pyspark", reason="the spark engine needs the 'spark' extra")
-    project = fresh_registry
+    # The session's trained champion: the first run would otherwise train one (bootstrap).
+    use_trained_store(project, trained_stores, monkeypatch, "one_version.db", "cycle.db")
     month = project / "outputs" / "attrition" / "2026-11"
     results = {}
     for engine in ("pandas", "spark"):

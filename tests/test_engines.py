@@ -27,6 +27,12 @@ from pipeline.steps.predict import engine_for
 
 pytest.importorskip("pyspark", reason="the spark engine's tests need the 'spark' extra")
 pytestmark = pytest.mark.slow  # a trained registry, and Spark's start-up on the first test
+# The Spark cases share one pytest-xdist worker (scripts/test.sh: --dist loadgroup), which starts
+# the JVM and Spark's Python workers once, not once on each worker.
+EVERY_ENGINE = [
+    pytest.param(name, marks=pytest.mark.xdist_group("spark")) if name == "spark" else name
+    for name in ENGINES
+]
 
 
 @pytest.fixture
@@ -64,7 +70,7 @@ def _messy_batch(config: ModelConfig) -> pd.DataFrame:
     return batch
 
 
-@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("name", EVERY_ENGINE)
 def test_every_engine_scores_like_the_model_and_counts_rejected_rows_alike(
     project: Path, trained: tuple[Settings, ModelConfig, Registry], name: str
 ) -> None:
@@ -132,7 +138,7 @@ BAD_BATCHES = {
 }
 
 
-@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("name", EVERY_ENGINE)
 @pytest.mark.parametrize("case", BAD_BATCHES)
 def test_every_engine_refuses_a_bad_batch_in_one_line_and_writes_nothing(
     project: Path, trained: tuple[Settings, ModelConfig, Registry], name: str, case: str
@@ -153,7 +159,7 @@ def test_every_engine_refuses_a_bad_batch_in_one_line_and_writes_nothing(
     assert files_in(project / "out") == []
 
 
-@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("name", EVERY_ENGINE)
 def test_every_engine_samples_uniformly_in_batch_order_with_the_batch_counts(
     project: Path, trained: tuple[Settings, ModelConfig, Registry], name: str
 ) -> None:
@@ -187,7 +193,7 @@ def test_every_engine_samples_uniformly_in_batch_order_with_the_batch_counts(
     assert whole.frame["EmployeeNumber"].tolist() == list(range(3000))
 
 
-@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("name", EVERY_ENGINE)
 def test_every_engine_refuses_a_corrupt_part_in_one_line_naming_the_batch(
     project: Path, trained: tuple[Settings, ModelConfig, Registry], name: str
 ) -> None:
