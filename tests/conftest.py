@@ -194,6 +194,30 @@ def trained_stores(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow SQLite store with its schema made and nothing registered, once per worker.
+
+    MLflow makes a new database's schema by replaying each of its migrations (alembic), about
+    a second a database here and a fifth of the drift tests' time; a test that needs a
+    registry of its own copies this one instead (``use_empty_store``).
+    """
+    from mlflow.tracking import MlflowClient
+
+    folder = tmp_path_factory.mktemp("empty-store")
+    uri = f"sqlite:///{folder / 'mlruns.db'}"
+    MlflowClient(tracking_uri=uri, registry_uri=uri).search_registered_models()
+    return folder / "mlruns.db"
+
+
+def use_empty_store(
+    project: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch, as_name: str
+) -> None:
+    """Point the project at a registry of its own, new and empty (a copy of ``empty_store``)."""
+    shutil.copyfile(empty_store, project / as_name)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / as_name}")
+
+
 def use_trained_store(
     project: Path, stores: Path, monkeypatch: pytest.MonkeyPatch, name: str, as_name: str
 ) -> None:

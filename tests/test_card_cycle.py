@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CARD, REPO, alias, checkout_card, merged_event, run_cli
+from conftest import CARD, REPO, alias, checkout_card, merged_event, run_cli, use_empty_store
 from fake_github import FakeGitHub
 from test_cards import hand_written
 
@@ -21,9 +21,9 @@ pytestmark = pytest.mark.slow  # end to end: real MLflow stores and trained mode
 
 
 @pytest.fixture
-def fresh(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fresh(project: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A registry of its own: the card's history holds this test's periods only."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'cards.db'}")
+    use_empty_store(project, empty_store, monkeypatch, "cards.db")
     monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(project / "artifacts"))
     return project
 

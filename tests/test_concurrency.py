@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, use_empty_store
 
 from pipeline.config import load_settings
 from pipeline.cycle import RUN_LOCK
@@ -25,9 +25,9 @@ def _lock(project: Path) -> Path:
 
 
 @pytest.fixture
-def fresh(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fresh(project: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A registry of its own: the versions and runs counted are this test's."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'two.db'}")
+    use_empty_store(project, empty_store, monkeypatch, "two.db")
     monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(project / "two-artifacts"))
     return project
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import files_in, run_cli, use_trained_store
+from conftest import files_in, run_cli, use_empty_store, use_trained_store
 
 from pipeline.config import load_settings
 from pipeline.edges.registry import Registry
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.slow  # end to end: real MLflow stores and trained mode
 
 
 @pytest.fixture
-def fresh_registry(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'cycle.db'}")
+def fresh_registry(project: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    use_empty_store(project, empty_store, monkeypatch, "cycle.db")
     monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(project / "artifacts"))
     return project
 

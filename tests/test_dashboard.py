@@ -18,7 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, use_empty_store
 
 from pipeline.reporting.dashboard import (
     DashboardFacts,
@@ -150,7 +150,7 @@ def test_pages_are_titled_ordered_offline_small_and_every_chart_has_its_table(
 
 @pytest.mark.slow
 def test_the_site_after_a_two_month_cycle_in_a_real_browser(
-    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, empty_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not Path(CHROMIUM).exists():
         message = "no chromium (scripts/bootstrap.sh installs Debian's package)"
@@ -159,7 +159,7 @@ def test_the_site_after_a_two_month_cycle_in_a_real_browser(
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'dash.db'}")
+    use_empty_store(project, empty_store, monkeypatch, "dash.db")
     for args in (("--period", "2026-09"), ("--period", "2026-10", "--simulate-drift")):
         done = run_cli("run", "--model", "attrition", *args, "--dry-run")
         assert done.code == 0, done.stderr

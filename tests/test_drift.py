@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import IBM, REPO, run_cli
+from conftest import IBM, REPO, run_cli, use_empty_store
 
 from pipeline.config import ModelConfig
 from pipeline.model.schema import validate_batch
@@ -140,11 +140,11 @@ def test_an_overfit_champion_shows_no_prediction_drift_on_another_half_of_its_wo
 
 @pytest.mark.parametrize("model", MODELS)
 def test_drift_with_no_champion_writes_its_result_and_report_for_every_model(
-    project: Path, monkeypatch: pytest.MonkeyPatch, model: str
+    project: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch, model: str
 ) -> None:
     # An empty registry: no champion, so no scores; sms_spam's only feature is text, which
     # leaves Evidently nothing to test.
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'empty.db'}")
+    use_empty_store(project, empty_store, monkeypatch, "empty.db")
     monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(project / "empty-artifacts"))
     reference, current = project / f"{model}-reference.csv", project / f"{model}-current.csv"
     for path, seed in ((reference, "0"), (current, "1")):

@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import use_empty_store
 
 from pipeline.config import FairnessConfig, load_settings
 from pipeline.errors import ConfigError
@@ -95,7 +96,7 @@ def test_fairness_settings_errors_name_the_setting(
 
 @pytest.mark.slow
 def test_a_model_trained_without_its_sensitive_column_still_reports_on_it(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from conftest import run_cli
 
@@ -104,7 +105,7 @@ def test_a_model_trained_without_its_sensitive_column_still_reports_on_it(
     gender = 'Gender = { kind = "categorical", '
     path = _settings_with(project, gender, gender + 'role = "sensitive", ')
     monkeypatch.setenv("PIPELINE_CONFIG", str(path))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'sensitive.db'}")
+    use_empty_store(project, empty_store, monkeypatch, "sensitive.db")
     trained = run_cli("train")
     assert trained.code == 0, trained.stderr
     settings = load_settings()

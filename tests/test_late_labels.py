@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import run_cli, use_empty_store
 
 from pipeline.config import ModelConfig
 
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow  # three monthly cycles on a real MLflow store
 
 
 @pytest.fixture
-def delayed(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'late.db'}")
+def delayed(project: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    use_empty_store(project, empty_store, monkeypatch, "late.db")
     monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(project / "artifacts"))
     monkeypatch.setenv("PIPELINE_ATTRITION_LABEL_DELAY_MONTHS", "1")
     # Retrain on any drifted feature, so that the drifted month exercises retraining.

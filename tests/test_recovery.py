@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, use_empty_store
 
 from pipeline.config import ModelConfig, load_settings
 from pipeline.edges.registry import CHAMPION, Registry
@@ -27,8 +27,8 @@ pytestmark = pytest.mark.slow  # five monthly cycles and two trainings on a real
 
 
 @pytest.fixture
-def changed(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'recovery.db'}")
+def changed(project: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    use_empty_store(project, empty_store, monkeypatch, "recovery.db")
     monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(project / "artifacts"))
     monkeypatch.setenv("PIPELINE_ATTRITION_LABEL_DELAY_MONTHS", "1")
     monkeypatch.setenv("PIPELINE_ATTRITION_BATCH_ROWS", "1600")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import files_in, run_cli, use_trained_store
+from conftest import files_in, run_cli, use_empty_store, use_trained_store
 from fastapi.testclient import TestClient
 
 from pipeline.config import ModelConfig, Settings, load_settings
@@ -164,9 +164,9 @@ def test_a_promotion_is_served_without_a_restart(
 
 
 def test_no_champion_yet_is_a_503_not_a_crash(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'empty.db'}")
+    use_empty_store(project, empty_store, monkeypatch, "empty.db")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{project / 'log.db'}")
     settings = load_settings()
     config = settings.model("attrition")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, use_empty_store
 from fastapi.testclient import TestClient
 
 from pipeline.config import load_settings
@@ -17,9 +17,9 @@ pytestmark = pytest.mark.slow  # trains text models against a real MLflow store
 
 
 def test_a_text_model_runs_the_monthly_loop_and_serves(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'sms.db'}")
+    use_empty_store(project, empty_store, monkeypatch, "sms.db")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{project / 'log.db'}")
     plain = run_cli("run", "--model", "sms_spam", "--period", "2026-10", "--dry-run")
     assert plain.code == 0, plain.stderr
