@@ -82,3 +82,26 @@ def test_model_is_taken_before_the_command_or_after_it(project: Path, before: bo
     assert done.code == 0, done.stderr
     assert json.loads(done.stdout)["model"] == "sms_spam"
     assert (project / "texts.csv").read_text().startswith("text,label")
+
+
+@pytest.mark.parametrize(("pipeline_jobs", "search_jobs"), [(None, 2), ("1", 1), ("-1", -1)])
+def test_walkthrough_model_processes_search_with_pipeline_jobs(
+    project: Path, monkeypatch: pytest.MonkeyPatch, pipeline_jobs: str | None, search_jobs: int
+) -> None:
+    """Side by side, each model's process is spawned and inherits no parallel_config: the
+    walkthrough hands it PIPELINE_JOBS itself, and by default as many as the processes."""
+    import pipeline.walkthrough
+
+    handed: list[dict[str, object]] = []
+
+    def walkthrough(*args: object, **kwargs: object) -> list[object]:
+        handed.append({"jobs": args[4], **kwargs})
+        return []
+
+    monkeypatch.setattr(pipeline.walkthrough, "run_walkthrough", walkthrough)
+    if pipeline_jobs is None:
+        monkeypatch.delenv("PIPELINE_JOBS", raising=False)
+    else:
+        monkeypatch.setenv("PIPELINE_JOBS", pipeline_jobs)
+    assert run_cli("walkthrough", "--jobs", "2").code == 0
+    assert handed == [{"jobs": 2, "search_jobs": search_jobs}]
