@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import use_empty_store
+from conftest import run_cli, use_empty_store
 
 from pipeline.config import FairnessConfig, load_settings
 from pipeline.errors import ConfigError
@@ -98,8 +98,6 @@ def test_fairness_settings_errors_name_the_setting(
 def test_a_model_trained_without_its_sensitive_column_still_reports_on_it(
     project: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conftest import run_cli
-
     from pipeline.edges.registry import Registry
 
     gender = 'Gender = { kind = "categorical", '
