@@ -199,7 +199,7 @@ def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow SQLite store with its schema made and nothing registered, once per worker.
 
     MLflow makes a new database's schema by replaying each of its migrations (alembic), about
-    a second a database here and a fifth of the drift tests' time; a test that needs a
+    a second a database here and a sixth of the drift tests' time; a test that needs a
     registry of its own copies this one instead (``use_empty_store``).
     """
     from mlflow.tracking import MlflowClient
@@ -214,17 +214,20 @@ def use_empty_store(
     project: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch, as_name: str
 ) -> None:
     """Point the project at a registry of its own, new and empty (a copy of ``empty_store``)."""
-    shutil.copyfile(empty_store, project / as_name)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / as_name}")
+    _use_copy_of(empty_store, project / as_name, monkeypatch)
 
 
 def use_trained_store(
     project: Path, stores: Path, monkeypatch: pytest.MonkeyPatch, name: str, as_name: str
 ) -> None:
     """Point the project at its own copy of one of ``trained_stores``' registries."""
-    shutil.copyfile(stores / name, project / as_name)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / as_name}")
+    _use_copy_of(stores / name, project / as_name, monkeypatch)
     monkeypatch.setenv("PIPELINE_MLFLOW_ARTIFACT_ROOT", str(stores / "artifacts"))
+
+
+def _use_copy_of(database: Path, copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copyfile(database, copy)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{copy}")
 
 
 @pytest.fixture
