@@ -16,12 +16,15 @@ runs the rest, and checks what a user would look at: one drift issue, one PR, no
 one champion that the PR proposed and the card on main names, a version a killed run left
 recorded as abandoned, and a state branch the next ``state pull`` accepts.
 
+Each command is a process of its own, forked from one that has imported MLflow, Evidently
+and skops (``tests/forkserver.py``): started with ``python -m pipeline`` the scenario's
+20-odd commands spent more time importing than working.
+
 Used by ``tests/test_crash.py`` (a few points) and ``bench/crash.py`` (all of them).
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import os
@@ -29,13 +32,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fake_github import TOKEN, FakeGitHub
+from forkserver import ForkServer
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL, PERIOD = "attrition", "2026-04"
@@ -127,10 +130,13 @@ class Scenario:
             self.github.files[("main", f"model_cards/{card.name}")] = card.read_text()
             shutil.copy(card, cards / card.name)
         self.env = environment(self.project, trained_artifacts, self.github.url, self.remote)
+        # Each command a process of its own, forked from one that imported the libraries.
+        self.server = ForkServer(self.env)
         self.pull_number: int | None = None
         self._saved: dict[str, dict[str, Any]] = {}
 
     def close(self) -> None:
+        self.server.close()
         self.github.stop()
 
     # -- snapshots: a trial starts where the command it kills starts -------------------------
@@ -167,27 +173,7 @@ class Scenario:
             env["DRIFTGATE_KILL_AT"] = str(kill_at)
         if log is not None:
             env["DRIFTGATE_FAILPOINT_LOG"] = str(log)
-        # A session of its own: a runner that dies takes the command's children with it (the
-        # model search's worker processes would otherwise hold its output open for minutes).
-        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "pipeline", *self.command(name)],
-                cwd=self.project,
-                env=env,
-                stdout=out,
-                stderr=err,
-                text=True,
-                start_new_session=True,
-            )
-            process.wait(timeout=900)
-            if process.returncode == -signal.SIGKILL:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-            out.seek(0)
-            err.seek(0)
-            return subprocess.CompletedProcess(
-                process.args, process.returncode, out.read(), err.read()
-            )
+        return self.server.run(self.command(name), self.project, env)
 
     def ok(self, name: str, log: Path | None = None) -> None:
         done = self.call(name, log=log)
