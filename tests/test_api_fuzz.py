@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow  # a trained registry, and hundreds of requests
 TOKEN = "fuzz-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 # Requests per operation and mode; an operation without parameters has one request to make.
-EXAMPLES = {("/predict", "POST"): 300, ("/model", "GET"): 5, ("/drift", "GET"): 5}
+EXAMPLES = {("/predict", "POST"): 200, ("/model", "GET"): 5, ("/drift", "GET"): 5}
 EXAMPLES[("/health", "GET")] = 5
 sent: list[int] = []
 
@@ -71,7 +71,7 @@ def test_generated_requests_never_meet_a_server_error(app: Any) -> None:
 
     @given(case=schema["/predict"]["POST"].as_strategy(generation_mode=GenerationMode.NEGATIVE))
     @settings(
-        max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+        max_examples=100, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
     )
     def call_badly(case: Any) -> None:
         response = case.call(headers=AUTH)
@@ -92,12 +92,12 @@ def test_generated_requests_never_meet_a_server_error(app: Any) -> None:
     call_badly()
     print(f"\n{len(refused)} forbidden bodies: statuses {sorted(set(refused))}")
     assert not accepted, f"bodies the schema forbids were scored: {accepted[:3]}"
-    assert len(refused) >= 110 and all(400 <= status < 500 for status in refused)
+    assert len(refused) >= 70 and all(400 <= status < 500 for status in refused)
     refused.extend(allowed)
     sent.extend(refused)
     scored = sent.count(200)
     print(f"\n{len(sent)} generated requests, {scored} scored by the model; {sorted(set(sent))}")
-    assert len(sent) >= 400 and all(status < 500 for status in sent)
+    assert len(sent) >= 280 and all(status < 500 for status in sent)
     # The typed schema (every feature, its type, levels and range) lets the generator build
     # records the model scores, not only bodies it rejects.
     assert scored >= 100
