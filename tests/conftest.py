@@ -39,6 +39,10 @@ SMALL = {
     "PIPELINE_MACHINE_FAILURE_BATCH_ROWS": "1500",
     "PIPELINE_MACHINE_FAILURE_SEARCH_ITERATIONS": "1",
     "PIPELINE_MACHINE_FAILURE_CV_FOLDS": "2",
+    "PIPELINE_SMS_SPAM_TRAINING_ROWS": "1500",
+    "PIPELINE_SMS_SPAM_BATCH_ROWS": "1000",
+    "PIPELINE_SMS_SPAM_SEARCH_ITERATIONS": "1",
+    "PIPELINE_SMS_SPAM_CV_FOLDS": "2",
     # Labels with the batch, as these tests' scenarios assume; tests/test_late_labels.py
     # runs months whose labels arrive later.
     "PIPELINE_ATTRITION_LABEL_DELAY_MONTHS": "0",
