@@ -131,7 +131,11 @@ class Scenario:
             shutil.copy(card, cards / card.name)
         self.env = environment(self.project, trained_artifacts, self.github.url, self.remote)
         # Each command a process of its own, forked from one that imported the libraries.
-        self.server = ForkServer(self.env)
+        try:
+            self.server = ForkServer(self.env)
+        except BaseException:
+            self.github.stop()
+            raise
         self.pull_number: int | None = None
         self._saved: dict[str, dict[str, Any]] = {}
 

@@ -124,6 +124,8 @@ def _child(request: dict[str, object]) -> None:
         code = 0
     except SystemExit as ended:
         code = ended.code
+        if isinstance(code, str):  # as the interpreter does with SystemExit("message")
+            sys.stderr.write(code + "\n")
     except BaseException:  # noqa: BLE001 - reported as python would, then a non-zero exit
         import traceback
 
