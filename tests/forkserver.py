@@ -19,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 # What `run`, `promote` and `state push` imported that took more than 10 ms (-X importtime).
@@ -45,21 +47,19 @@ class ForkServer:
 
     def __init__(self, env: dict[str, str]) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, __file__],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+            [sys.executable, __file__], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
+        self._pending = b""  # read from the server, not yet a whole line
         ready = self._read()
         if ready.get("ready") is not True:
             raise RuntimeError(f"the fork server did not start: {ready}")
 
     def run(
-        self, argv: list[str], cwd: Path, env: dict[str, str]
+        self, argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 900
     ) -> subprocess.CompletedProcess[str]:
         """``python -m pipeline *argv`` in ``cwd`` with exactly ``env``, to its end; its return
-        code as subprocess gives it (-9 for SIGKILL), and what it wrote."""
+        code as subprocess gives it (-9 for SIGKILL), and what it wrote. A command still
+        running after ``timeout`` seconds is killed and TimeoutError raised."""
         with tempfile.TemporaryDirectory(prefix="driftgate-fork-") as folder:
             stdout, stderr = Path(folder) / "stdout", Path(folder) / "stderr"
             request = {
@@ -70,9 +70,16 @@ class ForkServer:
                 "stderr": str(stderr),
             }
             assert self._process.stdin is not None
-            self._process.stdin.write(json.dumps(request) + "\n")
+            self._process.stdin.write(json.dumps(request).encode() + b"\n")
             self._process.stdin.flush()
-            code = int(str(self._read()["returncode"]))
+            pid = int(str(self._read()["started"]))
+            try:
+                code = int(str(self._read(timeout)["returncode"]))
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)  # its whole session, then the server reaps it
+                self._read()
+                raise
             return subprocess.CompletedProcess(
                 [sys.executable, "-m", "pipeline", *argv],
                 code,
@@ -80,11 +87,22 @@ class ForkServer:
                 stderr.read_text(errors="replace"),
             )
 
-    def _read(self) -> dict[str, object]:
+    def _read(self, timeout: float | None = None) -> dict[str, object]:
+        """The server's next line; read from its pipe directly, so that ``select`` sees all
+        that is waiting (a buffered reader may hold the next line already)."""
         assert self._process.stdout is not None
-        line = self._process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the fork server ended (exit code {self._process.wait()})")
+        pipe = self._process.stdout.fileno()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._pending:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([pipe], [], [], left)[0]:
+                    raise TimeoutError(f"a forked command ran longer than {timeout:.0f} s")
+            chunk = os.read(pipe, 65536)
+            if not chunk:
+                raise RuntimeError(f"the fork server ended (exit code {self._process.wait()})")
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
         answer: dict[str, object] = json.loads(line)
         return answer
 
@@ -155,6 +173,8 @@ def _serve() -> None:
         pid = os.fork()
         if pid == 0:
             _child(json.loads(line))
+        answers.write(json.dumps({"started": pid}) + "\n")
+        answers.flush()
         _, status = os.waitpid(pid, 0)
         if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
             # A runner that dies takes the command's children with it (a model search's worker
