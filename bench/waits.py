@@ -65,7 +65,7 @@ def main() -> None:
     ).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="driftgate-waits-") as folder:
         clone = Path(folder) / "driftgate"
-        subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
+        _run(["git", "clone", "--quiet", str(REPO), str(clone)], Path(folder), dict(os.environ))
         if SHARED.exists():
             (Path(folder) / "shared").symlink_to(SHARED)
         env = {

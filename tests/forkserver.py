@@ -128,6 +128,7 @@ def _child(request: dict[str, object]) -> None:
         os.environ.update(env)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
+        os.close(null)
         for fd, key in ((1, "stdout"), (2, "stderr")):
             handle = os.open(str(request[key]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(handle, fd)
