@@ -8,11 +8,13 @@ that pytest-xdist's workers finish together; ``-m "not slow"`` is the fast unit 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -108,6 +110,18 @@ def pytest_configure(config: pytest.Config) -> None:
         for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[variable] = "1"  # for the processes tests start, too
         threadpool_limits(1)
+        # Exit handlers run last-in, first-out: this one runs after every handler registered
+        # later (the tests' libraries'), then skips the interpreter's teardown of the worker's
+        # modules and heap, which pytest waited out at the end of every run (1.2 s for a process
+        # that imported Evidently, MLflow and scikit-learn; 2.25 s of the fast subset's end).
+        atexit.register(_end_worker_without_teardown)
+
+
+def _end_worker_without_teardown() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed stream has nothing left to write
+            stream.flush()
+    os._exit(0)
 
 
 _BEFORE = pytest.StashKey[set[str]]()
