@@ -8,7 +8,6 @@ played, and this month is served by whichever champion that leaves.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,17 +88,6 @@ def walk_model(
 
 
 WALKTHROUGH_LOG = "walkthrough.log"
-# What each model's process imports: the fork server imports it once for them all.
-_PRELOADED = (
-    "pipeline.walkthrough",
-    "evidently",
-    "joblib",
-    "mlflow.sklearn",
-    "mlflow.store.tracking.sqlalchemy_store",
-    "skops.io",
-    "sklearn.ensemble",
-    "sklearn.model_selection",
-)
 
 
 def _walk_side_by_side(
@@ -119,21 +107,11 @@ def _walk_side_by_side(
     for config in models:
         Registry(settings, config).client
     logs = {c.name: settings.output_dir_for(c.name, "x").parent / WALKTHROUGH_LOG for c in models}
-    # Not "fork": a forked child would share this process's open database connections. Not
-    # "spawn" either: each spawned process imported Evidently, MLflow, scikit-learn and skops
-    # for itself (6.5 s of CPU a process, py-spy). A fork server is a new process that imports
-    # them once, before any connection exists, and each model's process is forked from it.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(_PRELOADED))
-    # The fork server runs in the folder this process was in when its first side-by-side walk
-    # started it (and with that environment, which the pipeline's own code never reads past
-    # the settings handed over here); each model's process moves to this call's folder.
-    folder = os.getcwd()
+    # "spawn": a forked child would share this process's open database connections.
+    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = [
-            pool.submit(
-                _walk_logged, settings, c, this_month, engine, logs[c.name], search_jobs, folder
-            )
+            pool.submit(_walk_logged, settings, c, this_month, engine, logs[c.name], search_jobs)
             for c in models
         ]
         results = []
@@ -154,16 +132,12 @@ def _walk_logged(
     engine: str | None,
     log_file: Path,
     search_jobs: int,
-    folder: str,
 ) -> WalkthroughResult:
-    """``walk_model`` in a worker process in ``folder``, everything it says written to
-    ``log_file``."""
+    """``walk_model`` in a worker process, everything it says written to ``log_file``."""
     import contextlib
     import warnings
 
     from joblib import parallel_config
-
-    os.chdir(folder)
 
     warnings.filterwarnings("ignore")
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +149,7 @@ def _walk_logged(
         root.setLevel(logging.INFO)
         # The models share the cores, and each model's searches may use them all: while two
         # models train the fits take turns, and when one model is done the other's fits take its
-        # core (three models: 117 s, against 136 s with one fit at a time per model). A model's
+        # core (three models: 117 s, against 136 s with one fit at a time per model). A spawned
         # process does not inherit the caller's parallel_config, so it is set again here.
         with (
             contextlib.redirect_stdout(stream),
