@@ -37,6 +37,8 @@ SMALL = {
     "PIPELINE_ATTRITION_BATCH_ROWS": "1000",
     "PIPELINE_ATTRITION_SEARCH_ITERATIONS": "1",
     "PIPELINE_ATTRITION_CV_FOLDS": "2",
+    # Two candidates, not three: the random forest's fits were a quarter of the suite's CPU
+    # spent training (tests/test_registry.py and tests/test_train.py still fit it).
     "PIPELINE_ATTRITION_CANDIDATES": "logistic_regression,hist_gradient_boosting",
     "PIPELINE_MACHINE_FAILURE_TRAINING_ROWS": "3000",
     "PIPELINE_MACHINE_FAILURE_BATCH_ROWS": "1500",
@@ -111,9 +113,11 @@ def pytest_configure(config: pytest.Config) -> None:
             os.environ[variable] = "1"  # for the processes tests start, too
         threadpool_limits(1)
         # Exit handlers run last-in, first-out: this one runs after every handler registered
-        # later (the tests' libraries'), then skips the interpreter's teardown of the worker's
-        # modules and heap, which pytest waited out at the end of every run (1.2 s for a process
-        # that imported Evidently, MLflow and scikit-learn; 2.25 s of the fast subset's end).
+        # later (the tests' libraries', joblib's among them), then skips the interpreter's
+        # teardown of the worker's modules and heap, which pytest waited out at the end of every
+        # run (1.2 s for a process that imported Evidently, MLflow and scikit-learn; 2.25 s of
+        # the fast subset's end). Handlers registered before it (logging's) are skipped: what
+        # they would flush, the standard streams, is flushed here.
         atexit.register(_end_worker_without_teardown)
 
 
