@@ -206,8 +206,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def mlflow_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("mlflow")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow SQLite store with its schema made and nothing registered, made once a run.
+
+    MLflow makes a new database's schema by replaying each of its migrations (alembic), 0.8 to
+    1.4 s a database here; the session store, the trained stores and any test that needs a
+    registry of its own (``use_empty_store``) copy this one instead, which both xdist workers
+    share: the tests' own processes made nine new stores a run before (measured), now one.
+    """
+    import fcntl
+
+    from mlflow.tracking import MlflowClient
+
+    # The run's own folder, which every xdist worker shares (a worker's is one level down).
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    path = shared / "empty_mlruns.db"
+    with open(shared / "empty_mlruns.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the first worker makes it, the other waits for it
+        if not path.exists():
+            staged = shared / "empty_mlruns.partial.db"
+            uri = f"sqlite:///{staged}"
+            MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
+            staged.rename(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mlflow_dir(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> Path:
+    folder = tmp_path_factory.mktemp("mlflow")
+    shutil.copyfile(empty_store, folder / "mlruns.db")
+    return folder
 
 
 def _project_environment(monkeypatch: pytest.MonkeyPatch, folder: Path, store: Path) -> None:
@@ -231,7 +261,7 @@ def project(tmp_path: Path, mlflow_dir: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.fixture(scope="session")
-def trained_stores(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained_stores(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> Path:
     """Registries with trained attrition versions, trained once per session (per xdist worker).
 
     ``one_version.db``: v1, the champion, as the first ``pipeline train`` leaves it;
@@ -240,6 +270,7 @@ def trained_stores(tmp_path_factory: pytest.TempPathFactory) -> Path:
     stay here, shared read-only (new runs get new folders).
     """
     folder = tmp_path_factory.mktemp("trained")
+    shutil.copyfile(empty_store, folder / "mlruns.db")
     with pytest.MonkeyPatch.context() as monkeypatch:
         _project_environment(monkeypatch, folder, folder)
         settings = load_settings()
@@ -248,22 +279,6 @@ def trained_stores(tmp_path_factory: pytest.TempPathFactory) -> Path:
             train_step(settings, config, None)
             shutil.copyfile(folder / "mlruns.db", folder / name)
     return folder
-
-
-@pytest.fixture(scope="session")
-def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow SQLite store with its schema made and nothing registered, once per worker.
-
-    MLflow makes a new database's schema by replaying each of its migrations (alembic), about
-    a second a database here and a sixth of the drift tests' time; a test that needs a
-    registry of its own copies this one instead (``use_empty_store``).
-    """
-    from mlflow.tracking import MlflowClient
-
-    folder = tmp_path_factory.mktemp("empty-store")
-    uri = f"sqlite:///{folder / 'mlruns.db'}"
-    MlflowClient(tracking_uri=uri, registry_uri=uri).search_registered_models()
-    return folder / "mlruns.db"
 
 
 def use_empty_store(
