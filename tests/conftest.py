@@ -1,9 +1,10 @@
 """Shared fixtures: every test runs against its own output folder and a session-wide MLflow store.
 
 Settings come from the repository's pyproject.toml, shrunk through the same environment
-overrides a user has (small batches, one search iteration) so the suite runs in minutes.
-Tests marked ``slow`` (end to end, or statistical over many months) are scheduled first so
-that pytest-xdist's workers finish together; ``-m "not slow"`` is the fast unit subset.
+overrides a user has (small batches, one search iteration, two of the three candidates) so
+the suite runs in minutes. Tests marked ``slow`` (end to end, or statistical over many months)
+are scheduled first so that pytest-xdist's workers finish together; ``-m "not slow"`` is the
+fast unit subset.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import io
 import json
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from fake_github import TOKEN, FakeGitHub
+from forkserver import exit_without_teardown
 
 from pipeline.cli import main
 from pipeline.config import ModelConfig, Settings, load_settings
@@ -118,14 +119,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # run (1.2 s for a process that imported Evidently, MLflow and scikit-learn; 2.25 s of
         # the fast subset's end). Handlers registered before it (logging's) are skipped: what
         # they would flush, the standard streams, is flushed here.
-        atexit.register(_end_worker_without_teardown)
-
-
-def _end_worker_without_teardown() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a closed stream has nothing left to write
-            stream.flush()
-    os._exit(0)
+        atexit.register(exit_without_teardown, 0)
 
 
 _BEFORE = pytest.StashKey[set[str]]()
@@ -212,7 +206,8 @@ def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     MLflow makes a new database's schema by replaying each of its migrations (alembic), 0.8 to
     1.4 s a database here; the session store, the trained stores and any test that needs a
     registry of its own (``use_empty_store``) copy this one instead, which both xdist workers
-    share: the tests' own processes made nine new stores a run before (measured), now one.
+    share: the tests made nine new stores a run before (measured), now one, besides those a
+    test has the pipeline's own commands make.
     """
     import fcntl
 

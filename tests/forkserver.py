@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 # What `run`, `promote` and `state push` imported that took more than 10 ms (-X importtime).
 PRELOAD = (
@@ -151,12 +152,16 @@ def _child(request: dict[str, object]) -> None:
         traceback.print_exc()
         code = 1
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:  # noqa: BLE001,S110 - a closed stream has nothing left to write
-                pass
-        os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+        exit_without_teardown(code if isinstance(code, int) else (0 if code is None else 1))
+
+
+def exit_without_teardown(code: int) -> NoReturn:
+    """End this process now with ``code``: the standard streams flushed, and neither the exit
+    handlers not yet run nor the interpreter's teardown of its modules and heap."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed stream has nothing left to write
+            stream.flush()
+    os._exit(code)
 
 
 def _serve() -> None:
